@@ -1,0 +1,44 @@
+"""Decide what a turn does: ask an onboarding question, recommend, explain, or start over."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conversation.signals import Intent, Signals
+from recommender.profile import Profile
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str
+    """ask | recommend | explain | reset | greet"""
+    target_item: str | None = None
+
+
+def has_taste(profile: Profile, signals: Signals) -> bool:
+    """Enough to recommend from: something liked, a constraint, or an item to recommend around."""
+    return bool(
+        profile.liked()
+        or any(p.polarity > 0 for p in signals.preferences)
+        or not signals.constraints.is_empty
+        or signals.target_item
+    )
+
+
+def decide(signals: Signals, profile: Profile, questions_asked: int, questions_total: int,
+           shown_before: bool) -> Decision:
+    if signals.intent == Intent.RESET:
+        return Decision("reset")
+    if signals.intent == Intent.WHY:
+        target = signals.target_item or (profile.shown[-1] if profile.shown else None)
+        if target:
+            return Decision("explain", target)
+    if has_taste(profile, signals):
+        return Decision("recommend")
+    # Cold start: ask the onboarding questions, but never more than there are, and honour an explicit request
+    # once one question has been asked — useful cards after at most two answers.
+    if signals.intent == Intent.RECOMMEND and (questions_asked >= 1 or shown_before):
+        return Decision("recommend")
+    if questions_asked < questions_total:
+        return Decision("ask")
+    return Decision("recommend")

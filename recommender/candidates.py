@@ -1,0 +1,229 @@
+"""Candidate generation: dense retrieval ∪ knowledge-graph PageRank ∪ co-occurrence ∪ popularity, fused by
+weighted reciprocal rank, filtered (rejected, seen, constraints) and diversified (MMR)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from conversation.signals import Constraints
+from recommender.artifacts import Artifacts
+from recommender.catalog import Item
+from recommender.profile import Profile
+from recommender.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("dense", "kg", "cooc", "popularity")
+
+
+@dataclass
+class Candidate:
+    item: Item
+    score: float
+    """Fused score (weighted reciprocal rank, adjusted by preferences)."""
+    ranks: dict[str, int] = field(default_factory=dict)
+    """Rank of the item in each source that proposed it (0 = first)."""
+    llm_score: float | None = None
+
+
+@dataclass
+class Query:
+    """What the recommender is asked for this turn, derived from the profile and the message."""
+
+    text: str = ""
+    """Free text to embed (moods, genres, the message itself); empty = no text signal."""
+    constraints: Constraints = field(default_factory=Constraints)
+    exclude: set[str] = field(default_factory=set)
+    """Item ids never to return (rejected, seen, mentioned in this conversation)."""
+    anchor_items: dict[str, float] = field(default_factory=dict)
+    """Item ids to recommend *around* this turn ("more like X"), with weights; added to the profile's likes."""
+
+
+@dataclass
+class StageTimes:
+    ms: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, started: float) -> None:
+        self.ms[stage] = self.ms.get(stage, 0.0) + (time.perf_counter() - started) * 1000
+
+
+def _seed_weights(profile: Profile, query: Query) -> tuple[dict[str, float], dict[str, float]]:
+    """(liked item ids -> weight, liked graph nodes -> weight) from the profile and the query's anchors."""
+    items: dict[str, float] = {}
+    nodes: dict[str, float] = {}
+    for entry in profile.liked():
+        if entry.kind == "item":
+            items[entry.node_id.removeprefix("item:")] = entry.weight
+        if entry.kind != "mood":
+            nodes[entry.node_id] = entry.weight
+    for item_id, weight in query.anchor_items.items():
+        items[item_id] = max(items.get(item_id, 0.0), weight)
+        nodes[f"item:{item_id}"] = max(nodes.get(f"item:{item_id}", 0.0), weight)
+    return items, nodes
+
+
+class CandidateGenerator:
+    def __init__(self, artifacts: Artifacts, settings: Settings):
+        self.artifacts = artifacts
+        self.settings = settings
+        catalog = artifacts.catalog
+        self._by_popularity = sorted(catalog.items, key=lambda item: -item.popularity)
+
+    # --- sources ------------------------------------------------------------------------------------
+    def _dense(self, profile: Profile, query: Query, liked_items: dict[str, float]) -> list[str]:
+        art = self.artifacts
+        parts = []
+        if query.text.strip():
+            parts.append(art.encoder.encode_query(query.text))
+        rows = [art.catalog.index_of[i] for i in liked_items if i in art.catalog.index_of]
+        if rows:
+            weights = np.array([liked_items[art.catalog.items[r].item_id] for r in rows], dtype=np.float32)
+            parts.append((art.item_vectors[rows] * weights[:, None]).sum(axis=0) / weights.sum())
+        if not parts:
+            return []
+        vector = np.mean(parts, axis=0).astype(np.float32)
+        disliked = [art.catalog.index_of[e.node_id[5:]] for e in profile.disliked("item")
+                    if e.node_id[5:] in art.catalog.index_of]
+        if disliked:
+            vector -= 0.3 * art.item_vectors[disliked].mean(axis=0)
+        vector /= np.linalg.norm(vector) or 1.0
+        hits = art.index.search(vector, self.settings.candidates_per_source + len(query.exclude))
+        return [art.catalog.items[row].item_id for row, _ in hits]
+
+    def _kg(self, nodes: dict[str, float]) -> list[str]:
+        if not nodes:
+            return []
+        scores = self.artifacts.ppr.scores(
+            nodes, alpha=self.settings.ppr_alpha, top_k=self.settings.candidates_per_source
+        )
+        return sorted(scores, key=scores.get, reverse=True)
+
+    def _cooc(self, liked_items: dict[str, float]) -> list[str]:
+        if not liked_items:
+            return []
+        scores = self.artifacts.cooc.scores(liked_items, top_k=self.settings.candidates_per_source)
+        return sorted(scores, key=scores.get, reverse=True)
+
+    def _popular(self, query: Query) -> list[str]:
+        picked = []
+        for item in self._by_popularity:
+            if _fits(item, query.constraints) and item.item_id not in query.exclude:
+                picked.append(item.item_id)
+                if len(picked) >= self.settings.candidates_per_source:
+                    break
+        return picked
+
+    # --- fusion -------------------------------------------------------------------------------------
+    def generate(self, profile: Profile, query: Query, times: StageTimes | None = None) -> list[Candidate]:
+        """Fused, filtered candidates, best first (not yet diversified or LLM-ranked)."""
+        times = times or StageTimes()
+        s = self.settings
+        liked_items, nodes = _seed_weights(profile, query)
+
+        started = time.perf_counter()
+        lists = {"dense": self._dense(profile, query, liked_items)}
+        times.add("retrieve", started)
+        started = time.perf_counter()
+        lists["kg"] = self._kg(nodes)
+        times.add("kg", started)
+        started = time.perf_counter()
+        lists["cooc"] = self._cooc(liked_items)
+        lists["popularity"] = self._popular(query)
+        times.add("retrieve", started)
+
+        weights = {"dense": s.weight_dense, "kg": s.weight_kg, "cooc": s.weight_cooc,
+                   "popularity": s.weight_popularity}
+        if profile.novelty == "familiar":
+            weights["popularity"] *= 2.0
+        fused: dict[str, Candidate] = {}
+        catalog = self.artifacts.catalog
+        excluded = query.exclude | profile.rejected | profile.seen | set(liked_items)
+        for source, ids in lists.items():
+            for rank, item_id in enumerate(ids):
+                if item_id in excluded:
+                    continue
+                candidate = fused.get(item_id)
+                if candidate is None:
+                    candidate = fused[item_id] = Candidate(item=catalog.by_id[item_id], score=0.0)
+                candidate.ranks[source] = rank
+                candidate.score += weights[source] / (s.rrf_k + rank + 1)
+
+        started = time.perf_counter()
+        penalties = _preference_penalties(profile)
+        result = []
+        for candidate in fused.values():
+            item = candidate.item
+            if not _fits(item, query.constraints):
+                continue
+            candidate.score *= _preference_factor(item, penalties, query.constraints)
+            if profile.novelty == "new":
+                candidate.score *= 1.0 - 0.5 * item.popularity
+            result.append(candidate)
+        if len(result) < s.cards and query.constraints.include_genres:
+            # Too few items match the asked genres: relax that constraint rather than show nothing.
+            relaxed = Constraints(query.constraints.year_min, query.constraints.year_max, [],
+                                  query.constraints.exclude_genres, query.constraints.moods)
+            return self.generate(profile, Query(query.text, relaxed, query.exclude, query.anchor_items), times)
+        result.sort(key=lambda c: -c.score)
+        times.add("filter", started)
+        return result
+
+    def diversify(self, candidates: list[Candidate], n: int, diversity: float | None = None) -> list[Candidate]:
+        """Maximal marginal relevance: trade the fused score against similarity to cards already picked."""
+        diversity = self.settings.diversity if diversity is None else diversity
+        if not candidates:
+            return []
+        pool = candidates[: max(n * 6, 30)]
+        rows = [self.artifacts.catalog.index_of[c.item.item_id] for c in pool]
+        vectors = self.artifacts.item_vectors[rows]
+        scores = np.array([c.score for c in pool], dtype=np.float32)
+        relevance = (scores - scores.min()) / (np.ptp(scores) or 1.0)
+        chosen: list[int] = []
+        max_sim = np.zeros(len(pool), dtype=np.float32)
+        available = np.ones(len(pool), dtype=bool)
+        while len(chosen) < min(n, len(pool)):
+            value = (1 - diversity) * relevance - diversity * max_sim
+            value[~available] = -np.inf
+            pick = int(np.argmax(value))
+            chosen.append(pick)
+            available[pick] = False
+            max_sim = np.maximum(max_sim, vectors @ vectors[pick])
+        return [pool[i] for i in chosen]
+
+
+def _fits(item: Item, constraints: Constraints) -> bool:
+    if constraints.year_min and (item.year is None or item.year < constraints.year_min):
+        return False
+    if constraints.year_max and (item.year is None or item.year > constraints.year_max):
+        return False
+    if constraints.exclude_genres and set(item.genres) & set(constraints.exclude_genres):
+        return False
+    if constraints.include_genres and not set(item.genres) & set(constraints.include_genres):
+        return False
+    return True
+
+
+def _preference_penalties(profile: Profile) -> dict[str, float]:
+    """Graph nodes the user likes (>1) or dislikes (<1), as multiplicative factors."""
+    factors = {}
+    for entry in profile.entries:
+        if entry.kind in {"genre", "person", "keyword", "decade"}:
+            factors[entry.node_id] = 1.0 + 0.5 * entry.weight if entry.polarity > 0 else 1.0 - 0.8 * entry.weight
+    return factors
+
+
+def _preference_factor(item: Item, factors: dict[str, float], constraints: Constraints) -> float:
+    if not factors:
+        return 1.0
+    nodes = [f"genre:{g}" for g in item.genres] + [f"person:{name}" for _, name in item.all_people()]
+    nodes += [f"keyword:{k}" for k in item.keywords]
+    if item.decade:
+        nodes.append(f"decade:{item.decade}")
+    factor = 1.0
+    for node in nodes:
+        factor *= factors.get(node, 1.0)
+    return max(factor, 0.05)

@@ -1,0 +1,176 @@
+"""The catalog: item schema, loading (JSONL or gzipped JSONL) and lookups."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+log = logging.getLogger(__name__)
+
+ROLES = ("director", "star", "writer", "composer")
+"""People roles a catalog item may carry, in the order explanations prefer them."""
+
+
+class CatalogError(RuntimeError):
+    """The catalog file is missing or unreadable; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class Item:
+    item_id: str
+    title: str
+    year: int | None
+    aliases: tuple[str, ...] = ()
+    """Other titles the item is known by ("Se7en", "12 Monkeys")."""
+    genres: tuple[str, ...] = ()
+    people: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    keywords: tuple[str, ...] = ()
+    description: str = ""
+    has_overview: bool = False
+    popularity: float = 0.0
+    """0..1, a percentile of rating counts and TMDB popularity (never of ReDial mentions)."""
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.title} ({self.year})" if self.year else self.title
+
+    @property
+    def decade(self) -> str | None:
+        return f"{self.year // 10 * 10}s" if self.year else None
+
+    def all_people(self) -> list[tuple[str, str]]:
+        return [(role, name) for role in ROLES for name in self.people.get(role, ())]
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["aliases"] = list(self.aliases)
+        data["genres"] = list(self.genres)
+        data["keywords"] = list(self.keywords)
+        data["people"] = {role: list(names) for role, names in self.people.items()}
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Item":
+        return cls(
+            item_id=str(data["item_id"]),
+            title=str(data["title"]),
+            year=int(data["year"]) if data.get("year") else None,
+            aliases=tuple(data.get("aliases") or ()),
+            genres=tuple(data.get("genres") or ()),
+            people={role: tuple(names) for role, names in (data.get("people") or {}).items() if names},
+            keywords=tuple(data.get("keywords") or ()),
+            description=str(data.get("description") or ""),
+            has_overview=bool(data.get("has_overview")),
+            popularity=float(data.get("popularity") or 0.0),
+            sources={k: str(v) for k, v in (data.get("sources") or {}).items()},
+        )
+
+
+_ARTICLE_SUFFIX = re.compile(r"^(.*), (the|a|an|la|le|les|il|el|der|die|das)$", re.IGNORECASE)
+
+
+def normalize_title(text: str) -> str:
+    """Case-, accent- and punctuation-insensitive key for titles ("Matrix, The" == "the matrix")."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.strip()
+    match = _ARTICLE_SUFFIX.match(text)
+    if match:
+        text = f"{match.group(2)} {match.group(1)}"
+    text = text.lower().replace("&", " and ")
+    text = re.sub(r"[^a-z0-9]+", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+_TITLE_YEAR = re.compile(r"^(.*?)\s*\((\d{4})\)\s*$")
+
+
+def split_title_year(text: str) -> tuple[str, int | None]:
+    """"Heat (1995)" -> ("Heat", 1995); a title without a year keeps None."""
+    text = re.sub(r"\s+", " ", text).strip()
+    match = _TITLE_YEAR.match(text)
+    if match:
+        return match.group(1).strip(), int(match.group(2))
+    return text, None
+
+
+class Catalog:
+    """All items, by id, with title lookups."""
+
+    def __init__(self, items: list[Item], source: Path | None = None):
+        if not items:
+            raise CatalogError(f"catalog {source or '(in memory)'} has no items")
+        self.items = items
+        self.source = source
+        self.by_id = {item.item_id: item for item in items}
+        self.index_of = {item.item_id: i for i, item in enumerate(items)}
+        self._by_title: dict[str, list[Item]] = {}
+        for item in items:
+            for name in {normalize_title(t) for t in (item.title, *item.aliases)}:
+                self._by_title.setdefault(name, []).append(item)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[Item]:
+        return iter(self.items)
+
+    def get(self, item_id: str) -> Item | None:
+        return self.by_id.get(item_id)
+
+    def find_title(self, title: str, year: int | None = None) -> Item | None:
+        """Exact normalized title, with the year when given; without one, the most popular namesake."""
+        matches = self._by_title.get(normalize_title(title), [])
+        if year is not None:
+            exact = [item for item in matches if item.year == year]
+            if exact:
+                return exact[0]
+            near = [item for item in matches if item.year and abs(item.year - year) <= 1]
+            return near[0] if near else None
+        return max(matches, key=lambda item: item.popularity, default=None)
+
+    def fingerprint(self) -> str:
+        """Content hash: built artefacts (embeddings, index, graph) are keyed by it."""
+        digest = hashlib.sha256()
+        for item in self.items:
+            digest.update(json.dumps(item.to_json(), sort_keys=True).encode())
+        return digest.hexdigest()[:16]
+
+
+def load_catalog(path: Path) -> Catalog:
+    path = Path(path)
+    if not path.exists():
+        raise CatalogError(
+            f"catalog file {path} does not exist: set LINER_CATALOG_PATH to a catalog, "
+            f"or rebuild the shipped one with `liner build-assets --shared ../shared/data`"
+        )
+    opener = gzip.open if path.suffix == ".gz" else open
+    items = []
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for line_no, line in enumerate(handle, 1):
+                if line.strip():
+                    items.append(Item.from_json(json.loads(line)))
+    except (OSError, EOFError, json.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
+        raise CatalogError(
+            f"catalog file {path} is corrupt ({exc.__class__.__name__}: {exc}): restore it with "
+            f"`git checkout -- {path}` or rebuild it with `liner build-assets --shared ../shared/data`"
+        ) from exc
+    log.info("loaded %d items from %s", len(items), path)
+    return Catalog(items, source=path)
+
+
+def write_catalog(items: list[Item], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # mtime=0 keeps the gzip bytes reproducible across rebuilds.
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+        for item in items:
+            gz.write((json.dumps(item.to_json(), ensure_ascii=False, sort_keys=True) + "\n").encode())

