@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from conversation.nlu import understand
+from conversation.nlu import load_moods, understand
 from conversation.onboarding import Onboarding
 from conversation.policy import decide
 from conversation.reply import Card, Reply
@@ -35,8 +35,9 @@ class Assistant:
                  store: ProfileStore | None = None):
         self.settings = settings
         self.engine = engine or RecommenderEngine(settings)
-        self.store = store or ProfileStore(settings.resolved_database_url())
+        self.store = store or ProfileStore(settings.resolved_database_url(), settings)
         self.onboarding = Onboarding.load(settings.assets_dir, self.engine.catalog)
+        self.moods = load_moods(settings.assets_dir / "moods.json")
 
     def session(self, user_name: str | None = None, user_id: str | None = None) -> "ChatSession":
         user_id = user_id or self.store.ensure_user(user_name)
@@ -52,6 +53,8 @@ class _State:
     questions_asked: int = 0
     mentioned: set[str] = field(default_factory=set)
     """Items named in this conversation (by either side): not recommended back."""
+    last_item: tuple[str, str] | None = None
+    """(item id, label) the conversation was last about, for "that one" / "loved it"."""
 
 
 class ChatSession:
@@ -94,7 +97,7 @@ class ChatSession:
         """Yield the reply as it grows: first the cards, then once per explanation written."""
         started = time.perf_counter()
         engine = self.engine
-        signals = understand(message, engine.artifacts.aliases.link, self.settings)
+        signals = understand(message, engine.artifacts.aliases.link, self.settings, last_item=self.state.last_item)
         understood_ms = (time.perf_counter() - started) * 1000
         profile_before = self.profile()
         self._remember(signals)
@@ -137,6 +140,8 @@ class ChatSession:
         ranked = engine.recommend(profile, self._query(signals), n, rank=rank, diversity=self.diversity)
         timings = {"understand": understood_ms, "store": store_ms, **ranked.times.ms}
         cards = [_card(c) for c in ranked.candidates]
+        if cards:
+            self.state.last_item = (cards[0].item_id, cards[0].title)
         text, chips = self._recommend_text(signals, profile, cards)
         reply = Reply("recommend", text, cards=cards, chips=chips, profile=profile, notes=signals.notes,
                       timings_ms=timings, done=False)
@@ -167,6 +172,7 @@ class ChatSession:
         for mention in self.engine.artifacts.aliases.link(text[: self.settings.max_message_chars]):
             if mention.kind == "item":
                 self.state.mentioned.add(mention.node_id.removeprefix("item:"))
+                self.state.last_item = (mention.node_id.removeprefix("item:"), mention.label)
 
     # --- feedback and profile control ---------------------------------------------------------------
     def feedback(self, item_id: str, kind: str) -> Profile:
@@ -191,8 +197,11 @@ class ChatSession:
         return self.store.export(self.user_id)
 
     def forget(self) -> None:
+        """Delete every row about this user; the session carries on as a brand-new anonymous user."""
         self.store.forget(self.user_id)
         self.state = _State()
+        self.user_id = self.store.ensure_user()
+        self.session_id = self.store.start_session(self.user_id)
 
     # --- internals ----------------------------------------------------------------------------------
     def _questions_total(self) -> int:
@@ -205,6 +214,7 @@ class ChatSession:
         for mention in signals.mentions:
             if mention.kind == "item":
                 self.state.mentioned.add(mention.node_id.removeprefix("item:"))
+                self.state.last_item = (mention.node_id.removeprefix("item:"), mention.label)
 
     def _query(self, signals: Signals) -> Query:
         anchors = {}
@@ -213,7 +223,10 @@ class ChatSession:
         constraints = self.state.constraints
         words = list(constraints.moods) + list(constraints.include_genres)
         text = " ".join(words + self.state.recent_texts)
-        return Query(text=text, constraints=constraints, exclude=set(self.state.mentioned), anchor_items=anchors)
+        moods = self.assistant.moods
+        boost = {f"keyword:{kw}": 1.0 for mood in constraints.moods if mood in moods for kw in moods[mood].keywords}
+        return Query(text=text, constraints=constraints, exclude=set(self.state.mentioned), anchor_items=anchors,
+                     boost_nodes=boost)
 
     def _record(self, message: str, signals: Signals, reply: Reply, cards: list[ShownCard]) -> int:
         return self.store.record_turn(self.user_id, self.session_id, message, signals, reply.text,

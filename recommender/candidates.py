@@ -3,6 +3,7 @@ weighted reciprocal rank, filtered (rejected, seen, constraints) and diversified
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ class Query:
     """Item ids never to return (rejected, seen, mentioned in this conversation)."""
     anchor_items: dict[str, float] = field(default_factory=dict)
     """Item ids to recommend *around* this turn ("more like X"), with weights; added to the profile's likes."""
+    boost_nodes: dict[str, float] = field(default_factory=dict)
+    """Graph nodes the turn favours without the user naming them (a mood's typical keywords), with weights."""
 
 
 @dataclass
@@ -60,6 +63,8 @@ def _seed_weights(profile: Profile, query: Query) -> tuple[dict[str, float], dic
             items[entry.node_id.removeprefix("item:")] = entry.weight
         if entry.kind != "mood":
             nodes[entry.node_id] = entry.weight
+    for node, weight in query.boost_nodes.items():
+        nodes.setdefault(node, 0.3 * weight)
     for item_id, weight in query.anchor_items.items():
         items[item_id] = max(items.get(item_id, 0.0), weight)
         nodes[f"item:{item_id}"] = max(nodes.get(f"item:{item_id}", 0.0), weight)
@@ -154,6 +159,8 @@ class CandidateGenerator:
 
         started = time.perf_counter()
         penalties = _preference_penalties(profile)
+        for node, weight in query.boost_nodes.items():
+            penalties.setdefault(node, 1.0 + 0.2 * weight)
         result = []
         for candidate in fused.values():
             item = candidate.item
@@ -165,9 +172,8 @@ class CandidateGenerator:
             result.append(candidate)
         if len(result) < s.cards and query.constraints.include_genres:
             # Too few items match the asked genres: relax that constraint rather than show nothing.
-            relaxed = Constraints(query.constraints.year_min, query.constraints.year_max, [],
-                                  query.constraints.exclude_genres, query.constraints.moods)
-            return self.generate(profile, Query(query.text, relaxed, query.exclude, query.anchor_items), times)
+            relaxed = dataclasses.replace(query.constraints, include_genres=[])
+            return self.generate(profile, dataclasses.replace(query, constraints=relaxed), times)
         result.sort(key=lambda c: -c.score)
         times.add("filter", started)
         return result

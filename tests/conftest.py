@@ -49,7 +49,7 @@ def assistant(settings, engine, tmp_path):
     from conversation.session import Assistant
     from recommender.store import ProfileStore
 
-    return Assistant(settings, engine=engine, store=ProfileStore(f"sqlite:///{tmp_path / 'profiles.sqlite'}"))
+    return Assistant(settings, engine=engine, store=ProfileStore(f"sqlite:///{tmp_path / 'profiles.sqlite'}", settings))
 
 
 @pytest.fixture

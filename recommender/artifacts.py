@@ -1,0 +1,161 @@
+"""The state built once per catalog and model: item embeddings, the FAISS index and the knowledge graph.
+
+They are cached under <data_dir>/artifacts/<catalog fingerprint>-<model>-d<description chars>/ and loaded from
+there on later starts. Every cache file is written to a temporary name and renamed into place, so an interrupted
+build never leaves a half-written file behind; a file that still fails to load is derived data and is rebuilt.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import numpy as np
+
+from knowledge_graph.aliases import AliasIndex
+from knowledge_graph.graph import KnowledgeGraph
+from knowledge_graph.ppr import PersonalizedPageRank
+from recommender.catalog import Catalog, load_catalog
+from recommender.cooccurrence import Cooccurrence
+from recommender.encoder import Encoder
+from recommender.settings import Settings
+from recommender.vector_index import VectorIndex
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass
+class Artifacts:
+    catalog: Catalog
+    encoder: Encoder
+    item_vectors: np.ndarray
+    """(len(catalog), dim) float32, L2-normalized; row i is catalog.items[i]."""
+    index: VectorIndex
+    kg: KnowledgeGraph
+    aliases: AliasIndex
+    ppr: PersonalizedPageRank
+    cooc: Cooccurrence
+    cache_dir: Path
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds spent in each loading phase (for `liner bench`)."""
+
+
+def artifact_dir(settings: Settings, catalog: Catalog, encoder: Encoder) -> Path:
+    """Embeddings depend on the catalog, the model and the embedded text, so all three key the cache."""
+    key = f"{catalog.fingerprint()}-{encoder.model_slug}-d{settings.embed_description_chars}"
+    return settings.data_dir / "artifacts" / key
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _cached(path: Path, load: Callable[[Path], T]) -> T | None:
+    """The loaded file, or None when it is absent or unreadable (then the caller rebuilds it)."""
+    if not path.is_file():
+        return None
+    try:
+        return load(path)
+    # Any failure to read derived data (truncated pickle, wrong shape, foreign format) means: rebuild it.
+    except Exception as exc:  # noqa: BLE001
+        log.warning("cached %s is unreadable (%s: %s); rebuilding it", path, exc.__class__.__name__, exc)
+        return None
+
+
+def _load_vectors(path: Path, count: int) -> np.ndarray:
+    vectors = np.load(path, allow_pickle=False)
+    if vectors.ndim != 2 or vectors.shape[0] != count or vectors.dtype != np.float32:
+        raise ValueError(f"expected ({count}, dim) float32, found {vectors.shape} {vectors.dtype}")
+    return vectors
+
+
+def _save_vectors(vectors: np.ndarray, path: Path) -> None:
+    with open(path, "wb") as handle:
+        np.save(handle, vectors)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _load_index(path: Path, vectors: np.ndarray, settings: Settings) -> VectorIndex:
+    index = VectorIndex.load(path, settings)
+    if len(index) != len(vectors) or index.dimension != vectors.shape[1]:
+        raise ValueError(f"index holds {len(index)}×{index.dimension}, vectors are {vectors.shape}")
+    return index
+
+
+def _index_name(count: int, settings: Settings) -> str:
+    # The kind is in the name: changing faiss_hnsw_above then picks (or builds) the matching index.
+    kind = f"hnsw{settings.faiss_hnsw_m}" if count > settings.faiss_hnsw_above else "flat"
+    return f"index-{kind}.faiss"
+
+
+def _load_cooccurrence(settings: Settings, catalog: Catalog) -> Cooccurrence:
+    path = settings.cooccurrence_path
+    if not path.is_file():
+        log.warning("no co-occurrence file at %s (LINER_COOCCURRENCE_PATH): that candidate source is off", path)
+        return Cooccurrence.empty(settings)
+    return Cooccurrence.load(path, catalog, settings=settings)
+
+
+def load_artifacts(settings: Settings, progress: bool = True, rebuild: bool = False) -> Artifacts:
+    """Load the cached artifacts for settings.catalog_path, building whatever is missing (everything when
+    rebuild, as `liner ingest` asks)."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def phase(name: str) -> None:
+        nonlocal started
+        now = time.perf_counter()
+        timings[name] = now - started
+        log.info("artifacts: %s took %.2f s", name, timings[name])
+        started = now
+
+    catalog = load_catalog(settings.catalog_path)
+    encoder = Encoder(settings)
+    cache = artifact_dir(settings, catalog, encoder)
+    cache.mkdir(parents=True, exist_ok=True)
+    phase("catalog")
+
+    vectors_path = cache / "vectors.npy"
+    vectors = None if rebuild else _cached(vectors_path, lambda p: _load_vectors(p, len(catalog)))
+    vectors_built = vectors is None
+    if vectors is None:
+        log.info("encoding %d items with %s", len(catalog), encoder.model_id)
+        vectors = encoder.encode([encoder.item_text(item) for item in catalog], progress=progress)
+        _atomic_write(vectors_path, lambda tmp: _save_vectors(vectors, tmp))
+    phase("embeddings (built)" if vectors_built else "embeddings (cached)")
+
+    index_path = cache / _index_name(len(catalog), settings)
+    index = None if vectors_built else _cached(index_path, lambda p: _load_index(p, vectors, settings))
+    if index is None:
+        index = VectorIndex.build(vectors, settings)
+        _atomic_write(index_path, index.save)
+    phase("index")
+
+    graph_path = cache / "graph.pickle"
+    kg = None if rebuild else _cached(graph_path, KnowledgeGraph.load)
+    if kg is None:
+        kg = KnowledgeGraph.build(catalog, progress=progress)
+        _atomic_write(graph_path, kg.save)
+    phase("knowledge graph")
+
+    aliases = AliasIndex.build(catalog, kg)
+    phase("aliases")
+    ppr = PersonalizedPageRank(kg, settings)
+    phase("pagerank")
+    cooc = _load_cooccurrence(settings, catalog)
+    phase("co-occurrence")
+
+    log.info("artifacts ready in %.2f s (%s)", sum(timings.values()), cache)
+    return Artifacts(catalog, encoder, vectors, index, kg, aliases, ppr, cooc, cache, timings)

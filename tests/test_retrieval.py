@@ -1,0 +1,282 @@
+"""Retrieval building blocks with the real components: the packaged MiniLM encoder, FAISS, the shipped
+co-occurrence data, the artifact cache and catalog import."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recommender.catalog import CatalogError, Catalog, load_catalog, write_catalog
+from recommender.catalog_import import convert_catalog
+from recommender.cooccurrence import Cooccurrence
+from recommender.encoder import Encoder
+from recommender.settings import REPO_ROOT, Settings
+from recommender.vector_index import VectorIndex, VectorIndexError
+
+COOC_PATH = REPO_ROOT / "assets" / "cooccurrence.json.gz"
+
+
+@pytest.fixture(scope="module")
+def full_catalog() -> Catalog:
+    return load_catalog(REPO_ROOT / "assets" / "catalog.jsonl.gz")
+
+
+@pytest.fixture(scope="module")
+def popular_slice(full_catalog) -> Catalog:
+    """The 150 most popular movies: varied genres, small enough to encode in a few seconds."""
+    return Catalog(sorted(full_catalog.items, key=lambda item: -item.popularity)[:150])
+
+
+@pytest.fixture(scope="module")
+def encoder() -> Encoder:
+    return Encoder(Settings())
+
+
+@pytest.fixture(scope="module")
+def slice_vectors(encoder, popular_slice) -> np.ndarray:
+    return encoder.encode([encoder.item_text(item) for item in popular_slice])
+
+
+# --- encoder ---------------------------------------------------------------------------------------------
+
+def test_encoder_vectors_are_normalized_float32(slice_vectors, popular_slice):
+    assert slice_vectors.shape == (len(popular_slice), 384)
+    assert slice_vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(slice_vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_item_text_holds_facts_and_a_truncated_description(encoder, full_catalog):
+    matrix = full_catalog.by_id["ml2571"]
+    text = encoder.item_text(matrix)
+    assert text.startswith("The Matrix (1999).")
+    assert "Science Fiction" in text and "The Wachowskis" in text and "Keanu Reeves" in text
+    long_item = max(full_catalog.items, key=lambda item: len(item.description))
+    assert len(long_item.description) >= 1000
+    text = encoder.item_text(long_item)
+    assert len(text) < len(long_item.description) and text.endswith("…")
+
+
+def test_encode_query_is_cached_and_read_only(encoder):
+    first = encoder.encode_query("a heist movie with a twist")
+    assert encoder.encode_query("a heist movie with a twist") is first
+    assert not first.flags.writeable
+    np.testing.assert_allclose(first, encoder.encode(["a heist movie with a twist"])[0], atol=1e-5)
+
+
+def test_missing_model_path_names_the_setting(tmp_path):
+    with pytest.raises(RuntimeError, match="LINER_EMBEDDING_MODEL_PATH"):
+        Encoder(Settings(embedding_model_path=str(tmp_path / "nowhere")))
+
+
+# --- vector index ------------------------------------------------------------------------------------------
+
+def test_space_query_finds_science_fiction(encoder, slice_vectors, popular_slice):
+    index = VectorIndex.build(slice_vectors, Settings())
+    hits = index.search(encoder.encode_query("space exploration science fiction"), 10)
+    assert len(hits) == 10
+    scores = [score for _, score in hits]
+    assert scores == sorted(scores, reverse=True)
+    genres = [popular_slice.items[row].genres for row, _ in hits]
+    assert sum("Science Fiction" in g for g in genres) >= 7, [popular_slice.items[r].label for r, _ in hits]
+
+
+def test_index_save_load_roundtrip(tmp_path, slice_vectors):
+    index = VectorIndex.build(slice_vectors, Settings())
+    path = tmp_path / "index.faiss"
+    index.save(path)
+    loaded = VectorIndex.load(path)
+    queries = slice_vectors[:5]
+    assert loaded.search_many(queries, 20) == index.search_many(queries, 20)
+    # Each vector finds itself first.
+    assert [hits[0][0] for hits in loaded.search_many(queries, 1)] == [0, 1, 2, 3, 4]
+
+
+def test_index_k_larger_than_catalog(slice_vectors):
+    index = VectorIndex.build(slice_vectors[:7], Settings())
+    assert len(index.search(slice_vectors[0], 50)) == 7
+
+
+def test_hnsw_above_threshold_has_high_recall(slice_vectors):
+    exact = VectorIndex.build(slice_vectors, Settings())
+    approximate = VectorIndex.build(slice_vectors, Settings(faiss_hnsw_above=100))
+    assert approximate.kind == "hnsw" and exact.kind == "flat"
+    queries = slice_vectors[::10]
+    overlap = [
+        len({r for r, _ in a} & {r for r, _ in e}) / 10
+        for a, e in zip(approximate.search_many(queries, 10), exact.search_many(queries, 10))
+    ]
+    assert np.mean(overlap) >= 0.9
+
+
+def test_missing_or_corrupt_index_names_file_and_fix(tmp_path):
+    missing = tmp_path / "absent.faiss"
+    with pytest.raises(VectorIndexError, match=r"absent\.faiss.*liner ingest"):
+        VectorIndex.load(missing)
+    corrupt = tmp_path / "corrupt.faiss"
+    corrupt.write_bytes(b"not an index at all")
+    with pytest.raises(VectorIndexError, match=r"corrupt\.faiss.*liner ingest"):
+        VectorIndex.load(corrupt)
+
+
+# --- co-occurrence -------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cooc(full_catalog) -> Cooccurrence:
+    return Cooccurrence.load(COOC_PATH, full_catalog)
+
+
+def test_matrix_neighbours_are_plausible(cooc, full_catalog):
+    scores = cooc.scores({"ml2571": 1.0}, top_k=20)
+    assert len(scores) == 20
+    assert "ml2571" not in scores
+    # Terminator 2, The Terminator, Alien, Blade Runner, The Matrix Reloaded, Star Wars, Fight Club, Inception.
+    expected = {"ml589", "ml1240", "ml1214", "ml541", "ml6365", "ml260", "ml2959", "ml79132"}
+    assert len(expected & set(scores)) >= 4, [full_catalog.by_id[i].label for i in scores]
+    sci_fi = sum("Science Fiction" in full_catalog.by_id[i].genres for i in list(scores)[:10])
+    assert sci_fi >= 5
+
+
+def test_scores_exclude_every_seed_and_are_fast(cooc):
+    seeds = {"ml2571": 1.0, "ml260": 0.5, "ml1196": 1.0}
+    started = time.perf_counter()
+    for _ in range(20):
+        scores = cooc.scores(seeds, top_k=100)
+    assert (time.perf_counter() - started) / 20 < 0.005
+    assert not set(seeds) & set(scores)
+    assert len(scores) == 100
+
+
+def test_excluding_conversations_removes_their_comentions(full_catalog, cooc):
+    data = json.loads(gzip.open(COOC_PATH, "rt", encoding="utf-8").read())
+    with_matrix = [c["conversation"] for c in data["redial_conversations"] if "ml2571" in c["items"]]
+    assert len(with_matrix) > 5
+    left_out = Cooccurrence.load(COOC_PATH, full_catalog, exclude_conversations=with_matrix)
+    assert cooc.redial.get("ml2571")
+    assert "ml2571" not in left_out.redial
+    assert left_out.movielens == cooc.movielens
+    assert left_out.scores({"ml2571": 1.0}) != cooc.scores({"ml2571": 1.0})
+    # Excluding one conversation lowers the co-mention of a pair it holds.
+    first = next(c for c in data["redial_conversations"] if "ml2571" in c["items"])
+    other = next(i for i in first["items"] if i != "ml2571" and i in full_catalog.by_id)
+    one_less = Cooccurrence.load(COOC_PATH, full_catalog, exclude_conversations=[first["conversation"]])
+    assert one_less.redial.get("ml2571", {}).get(other, 0.0) < cooc.redial["ml2571"][other]
+
+
+# --- artifacts ---------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_settings(tmp_path_factory, popular_slice) -> Settings:
+    """A 60-item catalog file and an empty data dir, shared by the artifact tests (the first one builds)."""
+    tmp_path = tmp_path_factory.mktemp("artifacts")
+    path = tmp_path / "small.jsonl.gz"
+    write_catalog(popular_slice.items[:60], path)
+    return Settings(catalog_path=path, data_dir=tmp_path / "data")
+
+
+def test_artifacts_build_then_warm_start(small_settings):
+    from recommender.artifacts import load_artifacts
+
+    started = time.perf_counter()
+    cold = load_artifacts(small_settings, progress=False)
+    cold_s = time.perf_counter() - started
+    assert cold.item_vectors.shape == (60, 384)
+    assert len(cold.index) == 60
+    assert {p.name for p in cold.cache_dir.iterdir()} == {"vectors.npy", "index-flat.faiss", "graph.pickle"}
+
+    started = time.perf_counter()
+    warm = load_artifacts(small_settings, progress=False)
+    warm_s = time.perf_counter() - started
+    assert warm.cache_dir == cold.cache_dir
+    np.testing.assert_array_equal(warm.item_vectors, cold.item_vectors)
+    assert warm.index.search(cold.item_vectors[3], 5) == cold.index.search(cold.item_vectors[3], 5)
+    assert warm.kg.graph.number_of_nodes() == cold.kg.graph.number_of_nodes()
+    assert warm_s < cold_s / 2, (warm_s, cold_s)
+    assert "embeddings (cached)" in warm.timings
+
+
+def test_corrupt_cache_files_are_rebuilt(small_settings, caplog):
+    from recommender.artifacts import load_artifacts
+
+    first = load_artifacts(small_settings, progress=False)
+    (first.cache_dir / "vectors.npy").write_bytes(b"\x93NUMPY garbage")
+    (first.cache_dir / "graph.pickle").write_bytes(b"truncated")
+    with caplog.at_level(logging.WARNING, logger="recommender.artifacts"):
+        second = load_artifacts(small_settings, progress=False)
+    assert "vectors.npy is unreadable" in caplog.text
+    assert "graph.pickle is unreadable" in caplog.text
+    np.testing.assert_allclose(second.item_vectors, first.item_vectors, atol=1e-5)
+    assert second.kg.graph.number_of_nodes() == first.kg.graph.number_of_nodes()
+    # The rebuilt files are whole again: a third start reads them without warnings.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="recommender.artifacts"):
+        load_artifacts(small_settings, progress=False)
+    assert "unreadable" not in caplog.text
+    assert not [p for p in first.cache_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+# --- catalog import -------------------------------------------------------------------------------------------------
+
+def _write_books_csv(path: Path) -> None:
+    rows = [
+        {"name": "Dune", "published": "1965-08-01", "category": "Science Fiction|Adventure",
+         "blurb": "A desert planet and its spice.", "author": "Frank Herbert", "ratings": "900"},
+        {"name": "Emma", "published": "1815", "category": "Romance, Comedy",
+         "blurb": "", "author": "Jane Austen", "ratings": "300"},
+        {"name": "", "published": "2000", "category": "", "blurb": "no title", "author": "", "ratings": ""},
+        {"name": "Solaris", "published": "1961", "category": "Science Fiction",
+         "blurb": "An ocean that thinks.", "author": "Stanisław Lem", "ratings": ""},
+    ]
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_convert_csv_catalog(tmp_path):
+    src = tmp_path / "books.csv"
+    _write_books_csv(src)
+    mapping = {"title": "name", "year": "published", "genres": "category", "description": "blurb",
+               "director": "author", "popularity": "ratings"}
+    out = tmp_path / "books.jsonl.gz"
+    assert convert_catalog(src, out, mapping) == 3
+    catalog = load_catalog(out)
+    dune = catalog.find_title("Dune")
+    assert dune.year == 1965 and dune.genres == ("Science Fiction", "Adventure")
+    assert dune.people == {"director": ("Frank Herbert",)} and dune.has_overview
+    emma = catalog.find_title("Emma")
+    assert emma.genres == ("Romance", "Comedy") and not emma.has_overview
+    assert dune.popularity > emma.popularity > 0
+    assert catalog.find_title("Solaris").popularity == 0.0
+    # Ids are stable across re-imports.
+    convert_catalog(src, tmp_path / "again.jsonl.gz", mapping)
+    assert [i.item_id for i in load_catalog(tmp_path / "again.jsonl.gz")] == [i.item_id for i in catalog]
+
+
+def test_convert_errors_name_the_missing_column(tmp_path):
+    src = tmp_path / "books.csv"
+    _write_books_csv(src)
+    with pytest.raises(CatalogError, match=r"year='release_year'.*columns are: name, published"):
+        convert_catalog(src, tmp_path / "out.jsonl.gz", {"title": "name", "year": "release_year"})
+    with pytest.raises(CatalogError, match=r"no 'title' column.*--map title="):
+        convert_catalog(src, tmp_path / "out.jsonl.gz", {})
+
+
+def test_convert_jsonl_with_ids_and_lists(tmp_path):
+    src = tmp_path / "albums.jsonl"
+    records = [
+        {"sku": "a1", "title": "Kind of Blue", "year": 1959, "genres": ["Jazz"], "stars": ["Miles Davis"]},
+        {"sku": "a2", "title": "Blue Train", "year": 1958, "genres": ["Jazz", "Hard bop"]},
+    ]
+    src.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    out = tmp_path / "albums.jsonl.gz"
+    assert convert_catalog(src, out, {"id": "sku"}) == 2
+    catalog = load_catalog(out)
+    assert catalog.by_id["a1"].people == {"star": ("Miles Davis",)}
+    assert catalog.by_id["a2"].genres == ("Jazz", "Hard bop")
