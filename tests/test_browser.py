@@ -1,0 +1,246 @@
+"""The browser experience, driven in Debian's headless Chromium through Playwright.
+
+The app runs in this process (a background server thread) over the real Assistant: real catalog, artefacts,
+knowledge graph, profile store and LLM. Screenshots go to a temporary folder whose path is printed.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+TURN_TIMEOUT_MS = 90_000
+"""A first turn may load the LLM and write five explanations on two busy CPU cores."""
+CLICK_TIMEOUT_MS = 15_000
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
+                       "(apt-get install -y chromium chromium-driver)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser_assistant(settings, engine, tmp_path_factory):
+    from conversation.session import Assistant
+    from recommender.store import ProfileStore
+
+    folder = tmp_path_factory.mktemp("browser_store")
+    return Assistant(settings, engine=engine, store=ProfileStore(f"sqlite:///{folder / 'profiles.sqlite'}"))
+
+
+@pytest.fixture(scope="module")
+def app_url(browser_assistant) -> Iterator[str]:
+    import app
+
+    port = _free_port()
+    demo = app.build_app(browser_assistant)
+    app.launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("liner_screenshots")
+    print(f"\nscreenshots: {folder}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver
+
+
+@contextmanager
+def browser_page(playwright, folder: Path, width: int = 1200, height: int = 900):
+    """A fresh Chromium profile (a new visitor) and page; yields (page, console_errors)."""
+    errors: list[str] = []
+    context = playwright.chromium.launch_persistent_context(
+        str(folder), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
+        viewport={"width": width, "height": height}, accept_downloads=True)
+    try:
+        page = context.new_page()
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        yield page, errors
+    finally:
+        context.close()
+
+
+def open_app(page, url: str) -> None:
+    # A Gradio page keeps a connection open, so "networkidle" may never come: wait for the first chip.
+    page.goto(url, wait_until="load")
+    page.locator("#chip-0").wait_for(state="visible", timeout=TURN_TIMEOUT_MS)
+
+
+def wait_for_reasons(page) -> None:
+    page.locator("#card-0").wait_for(state="visible", timeout=TURN_TIMEOUT_MS)
+    page.wait_for_function("() => !document.querySelector('#cards .card-reason.pending')",
+                           timeout=TURN_TIMEOUT_MS)
+
+
+def profile_text(page) -> str:
+    return page.locator("#profile").inner_text()
+
+
+def test_onboarding_feedback_why_profile_export_forget(app_url, playwright, shots, tmp_path):
+    with browser_page(playwright, tmp_path / "chromium") as (page, errors):
+        open_app(page, app_url)
+        assert "What's a film you enjoyed recently?" in page.locator("#chat").inner_text()
+        page.locator("#profile-empty").wait_for(timeout=CLICK_TIMEOUT_MS)
+        page.screenshot(path=str(shots / "1_onboarding.png"), full_page=True)
+
+        # Onboarding: a quick pick, and useful cards after at most two answers.
+        picked = page.locator("#chip-0").inner_text().strip()
+        page.locator("#chip-0").click()
+        for _ in range(2):
+            page.wait_for_function(
+                "() => document.querySelector('#card-0:not(.hidden)')?.offsetParent"
+                " || document.querySelector('#chip-0')?.offsetParent", timeout=TURN_TIMEOUT_MS)
+            if page.locator("#card-0").is_visible():
+                break
+            page.locator("#chip-0").click()
+        wait_for_reasons(page)
+        titles = page.locator("#cards .card-title").all_inner_texts()
+        assert len(titles) >= 3, titles
+        reasons = page.locator("#cards .card-reason").all_inner_texts()
+        assert all(r.strip() for r in reasons), reasons
+        assert picked.split(" (")[0] in profile_text(page)
+        page.screenshot(path=str(shots / "2_cards.png"), full_page=True)
+
+        # Like: the card says so and the profile panel shows it at once.
+        liked_title = titles[0]
+        started = time.perf_counter()
+        page.locator("#card-0 .card-like").click()
+        page.locator("#card-0 .card-mark").wait_for(timeout=CLICK_TIMEOUT_MS)
+        page.wait_for_function("t => document.querySelector('#profile')?.innerText.includes(t)", arg=liked_title,
+                               timeout=CLICK_TIMEOUT_MS)
+        like_ms = (time.perf_counter() - started) * 1000
+        disliked_title = titles[1]
+        page.locator("#card-1 .card-dislike").click()
+        page.locator("#card-1 .card-mark").wait_for(timeout=CLICK_TIMEOUT_MS)
+        assert "Not for you" in page.locator("#card-1").inner_text()
+        page.wait_for_function("t => document.querySelector('#profile')?.innerText.includes(t)",
+                               arg=disliked_title, timeout=CLICK_TIMEOUT_MS)
+
+        # Feedback takes effect on the next turn: new picks leave out what was liked or turned down.
+        started = time.perf_counter()
+        page.locator("#more-picks").click()
+        page.wait_for_function("old => { const t = document.querySelector('#card-0 .card-title');"
+                               " return t && t.innerText !== old; }", arg=liked_title, timeout=TURN_TIMEOUT_MS)
+        cards_ms = (time.perf_counter() - started) * 1000
+        wait_for_reasons(page)
+        new_titles = page.locator("#cards .card-title").all_inner_texts()
+        assert liked_title not in new_titles and disliked_title not in new_titles, new_titles
+        print(f"\nlike click -> card marked and profile updated: {like_ms:.0f} ms; "
+              f"'New picks' click -> updated cards: {cards_ms:.0f} ms")
+
+        # Why?: the graph picture, the facts and the fit breakdown.
+        page.locator("#card-0 .card-why").click()
+        panel = page.locator("#why-panel")
+        panel.wait_for(state="visible", timeout=TURN_TIMEOUT_MS)
+        page.locator("#why-title").wait_for(timeout=TURN_TIMEOUT_MS)
+        why_text = panel.inner_text()
+        assert new_titles[0] in why_text
+        for heading in ("Facts used", "How you match", "What may not fit"):
+            assert heading in why_text
+        assert page.locator("#why-panel .why-graph svg").count() == 1, "no knowledge-graph picture"
+        assert page.locator("#why-panel .why-facts li").count() >= 2
+        page.screenshot(path=str(shots / "3_why.png"), full_page=True)
+        page.locator("#why-close").click()
+        panel.wait_for(state="hidden", timeout=CLICK_TIMEOUT_MS)
+
+        # Remove one profile entry.
+        entry = page.locator(".profile-entry", has_text=liked_title)
+        entry.locator(".remove-entry").click()
+        entry.wait_for(state="detached", timeout=CLICK_TIMEOUT_MS)
+        assert liked_title not in profile_text(page)
+
+        # Export my data: a JSON download of this user's rows.
+        page.locator("#export").click()
+        link = page.locator("#export-file a").first
+        link.wait_for(timeout=CLICK_TIMEOUT_MS)
+        with page.expect_download() as download:
+            link.click()
+        data = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+        assert "user" in data
+        assert picked.split(" (")[0] in json.dumps(data), "the export misses the quick pick"
+
+        # Forget me: everything goes, the page starts over as a new visitor.
+        page.locator("#forget").click()
+        page.locator("#forget-yes").click()
+        page.locator("#profile-empty").wait_for(state="visible", timeout=CLICK_TIMEOUT_MS)
+        assert page.locator(".profile-entry").count() == 0
+        assert "deleted" in page.locator("#status").inner_text()
+        assert not page.locator("#card-0").is_visible()
+        assert errors == [], errors
+
+
+def test_sessions_are_separate_users(app_url, playwright, tmp_path):
+    with browser_page(playwright, tmp_path / "first") as (first, first_errors):
+        open_app(first, app_url)
+        first.locator("#chip-0").click()
+        first.locator(".profile-entry").first.wait_for(timeout=TURN_TIMEOUT_MS)
+        first_label = first.locator(".profile-entry .entry-label").first.inner_text()
+        with browser_page(playwright, tmp_path / "second") as (second, second_errors):
+            open_app(second, app_url)
+            second.locator("#profile-empty").wait_for(timeout=CLICK_TIMEOUT_MS)
+            assert second.locator(".profile-entry").count() == 0
+            second.locator("#message textarea").fill("Something light and funny")
+            second.locator("#send").click()
+            second.locator("#chat .message", has_text="Something light and funny").first.wait_for(
+                timeout=TURN_TIMEOUT_MS)
+            second.wait_for_function("() => !document.querySelector('#chat')?.innerText.endsWith('...')",
+                                     timeout=TURN_TIMEOUT_MS)
+            assert first_label not in profile_text(second) if second.locator("#profile").count() else True
+        assert first_errors == [] and second_errors == [], first_errors + second_errors
+
+
+def test_phone_width_and_keyboard_only(app_url, playwright, shots, tmp_path):
+    with browser_page(playwright, tmp_path / "phone", width=390, height=844) as (page, errors):
+        open_app(page, app_url)
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"page is {overflow}px wider than a phone screen"
+
+        def tab_to(selector: str, limit: int = 80) -> None:
+            for _ in range(limit):
+                page.keyboard.press("Tab")
+                if page.evaluate("s => document.activeElement?.matches(s)", selector):
+                    return
+            raise AssertionError(f"{selector} is not reachable with the Tab key")
+
+        tab_to("#message textarea, #message input")
+        page.keyboard.type("Pulp Fiction (1994)")
+        page.keyboard.press("Enter")
+        wait_for_reasons(page)
+        tab_to("#card-0 .card-like")
+        page.keyboard.press("Enter")
+        page.locator("#card-0 .card-mark").wait_for(timeout=CLICK_TIMEOUT_MS)
+        tab_to("#card-0 .card-why", limit=10)
+        page.keyboard.press("Enter")
+        page.locator("#why-title").wait_for(timeout=TURN_TIMEOUT_MS)
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"page with cards is {overflow}px wider than a phone screen"
+        page.screenshot(path=str(shots / "4_phone.png"), full_page=True)
+        assert errors == [], errors

@@ -1,0 +1,121 @@
+"""The measuring commands end to end on tiny slices (`eval redial`, `eval explain`, `bench`) through
+`conversation.cli.main`, plus the ReDial protocol's bookkeeping on a hand-written dialogue."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench.latency import match_title, parse_titles
+from bench.redial import read_dialogues, sample_points
+from conversation.cli import main
+from recommender.settings import REPO_ROOT
+
+REDIAL = REPO_ROOT.parent / "shared" / "data" / "redial"
+METRIC_KEYS = {"recall@1", "recall@10", "recall@50", "ndcg@10", "ndcg@50", "mrr@10", "mrr@50", "samples"}
+
+HAND_WRITTEN = {
+    "conversationId": "1", "initiatorWorkerId": 1, "respondentWorkerId": 2,
+    "movieMentions": {"10": "Heat  (1995)", "20": "Alien (1979)"},
+    "messages": [
+        {"text": "hi", "senderWorkerId": 2, "messageId": 1, "timeOffset": 0},
+        {"text": "I loved @10", "senderWorkerId": 1, "messageId": 2, "timeOffset": 1},
+        {"text": "and sci-fi &amp; horror", "senderWorkerId": 1, "messageId": 3, "timeOffset": 2},
+        {"text": "Try @20 or @10 again", "senderWorkerId": 2, "messageId": 4, "timeOffset": 3},
+    ],
+    "initiatorQuestions": {}, "respondentQuestions": {},
+}
+
+
+@pytest.fixture
+def liner_env(monkeypatch, liner_home, artifacts):
+    """In-process CLI runs against the artefacts the session fixture built."""
+    monkeypatch.setenv("LINER_DATA_DIR", str(liner_home))
+    monkeypatch.setenv("LINER_DATABASE_URL", f"sqlite:///{liner_home / 'eval.sqlite'}")
+
+
+def test_dialogue_reading_and_sample_points(tmp_path):
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(HAND_WRITTEN) + "\n")
+    (dialogue,) = read_dialogues(path, {"10": "Heat (1995)"})
+    roles = [turn.role for turn in dialogue.turns]
+    assert roles == ["recommender", "seeker", "recommender"]  # the seeker's two messages are joined
+    assert dialogue.turns[1].text == "I loved Heat (1995) and sci-fi & horror"
+    assert dialogue.turns[2].text == "Try Alien (1979) or Heat (1995) again"
+    points = sample_points(dialogue)
+    # The opening recommender turn has no context: no sample; the last turn gives one sample per movie.
+    assert [(p.turn, p.movie, p.new) for p in points] == [(2, "20", True), (2, "10", False)]
+    assert points[0].context_movies == {"10"}
+
+
+def test_baseline_title_parsing(catalog):
+    completion = (' "Contact" (1997) - a thoughtful first-contact story\n2. **The Martian (2015)**: survival\n'
+                  "3. Gravity by Alfonso Cuarón\n4. Zorblax Returns - a film that does not exist\nSome chatter")
+    titles = parse_titles(completion)
+    assert titles == ["Contact (1997)", "The Martian (2015)", "Gravity", "Zorblax Returns"]
+    matched = [match_title(t, catalog) for t in titles]
+    assert matched[1] is not None and matched[1].title == "The Martian"
+    assert matched[3] is None
+
+
+def test_eval_redial_on_three_dialogues(tmp_path, liner_env):
+    sample = tmp_path / "redial" / "three.jsonl"
+    sample.parent.mkdir()
+    with open(REDIAL / "train_data_subset.jsonl", encoding="utf-8") as handle:
+        sample.write_text("".join(next(handle) for _ in range(3)), encoding="utf-8")
+    shutil.copy(REDIAL / "movies_with_mentions.csv", sample.parent)
+    out = tmp_path / "redial.json"
+
+    assert main(["eval", "redial", str(sample), "--no-llm", "--json", str(out)]) == 0
+
+    report = json.loads(out.read_text())
+    assert set(report["all"]) == METRIC_KEYS and set(report["new"]) == METRIC_KEYS
+    assert 0 < report["new"]["samples"] <= report["all"]["samples"] == len(report["per_sample"])
+    for split in ("all", "new"):
+        metrics = report[split]
+        assert all(0.0 <= metrics[k] <= 1.0 for k in METRIC_KEYS - {"samples"})
+        assert metrics["recall@1"] <= metrics["recall@10"] <= metrics["recall@50"]
+        assert metrics["mrr@10"] <= metrics["mrr@50"] <= metrics["recall@50"]
+    assert 0.5 < report["coverage"] <= 1.0
+    for sample_result in report["per_sample"]:
+        assert sample_result["rank"] is None or 1 <= sample_result["rank"] <= 50
+        assert sample_result["action"] == "recommend"
+        # A ground truth already named in the context can never be found: context items are removed.
+        if not sample_result["new"]:
+            assert sample_result["rank"] is None
+
+
+def test_eval_redial_names_the_missing_movie_list(tmp_path, liner_env, capsys):
+    lonely = tmp_path / "lonely.jsonl"
+    lonely.write_text(json.dumps(HAND_WRITTEN) + "\n")
+    assert main(["eval", "redial", str(lonely), "--no-llm"]) == 1
+    assert "movies_with_mentions.csv" in capsys.readouterr().err
+
+
+@pytest.mark.llm
+def test_eval_explain_on_five_pairs(tmp_path, liner_env):
+    out = tmp_path / "explain.json"
+    assert main(["eval", "explain", "--n", "5", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["pairs"] == len(report["per_pair"]) == 5
+    for key in ("grounded", "fallback_rate", "concrete_detail", "repeated_across_items"):
+        assert 0.0 <= report[key] <= 1.0
+    assert report["length_words"]["min"] >= 1
+    assert all(p["text"].strip() and p["source"] in {"llm", "template", "cache"} for p in report["per_pair"])
+
+
+@pytest.mark.llm
+def test_bench_on_three_turns(tmp_path, liner_env):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--turns", "3", "--skip-first-start", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    for key in ("cards_ms", "explained_ms", "baseline_ms"):
+        assert 0 < report[key]["median"] <= report[key]["p95"]
+    assert report["cards_ms"]["median"] <= report["explained_ms"]["median"]
+    assert {"understand", "retrieve", "kg", "store"} <= set(report["stages_ms"])
+    assert 0.0 <= report["baseline_out_of_catalog"] <= 1.0
+    assert report["peak_rss_mb"] > 100
+    assert report["first_start_s"] is None and report["warm_start_s"] > 0
