@@ -25,7 +25,6 @@ from tqdm import tqdm
 
 from bench.metrics import ranking_report
 from recommender.catalog import Catalog, split_title_year
-from recommender.cooccurrence import Cooccurrence, comention_neighbours
 
 if TYPE_CHECKING:
     from conversation.reply import Reply
@@ -185,37 +184,16 @@ def map_movies(movie_names: dict[str, str], catalog: Catalog) -> dict[str, str |
 
 
 # --- running the system -------------------------------------------------------------------------------------
-class ComentionHoldout:
-    """Swaps the co-occurrence source for one without the dialogue under evaluation's ReDial co-mentions.
-
-    Rebuilding the co-mention map from the stored conversations takes a few milliseconds, so every dialogue is
-    scored leave-one-out rather than with a fold.
-    """
-
-    def __init__(self, assistant: Assistant):
-        self.artifacts = assistant.engine.artifacts
-        self.settings = assistant.settings
-        self.base: Cooccurrence = self.artifacts.cooc
-        self.conversations: list[tuple[str, list[str]]] = []
-        path = Path(self.settings.cooccurrence_path)
-        if self.base.redial and path.is_file():
-            with gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path) as handle:
-                raw = json.load(handle)["redial_conversations"]
-            known = self.artifacts.catalog.by_id
-            self.conversations = [(str(c["conversation"]), [i for i in c["items"] if i in known]) for c in raw]
-
-    @contextmanager
-    def excluding(self, conversation_id: str) -> Iterator[None]:
-        if not any(cid == conversation_id for cid, _ in self.conversations):
-            yield
-            return
-        kept = (items for cid, items in self.conversations if cid != conversation_id)
-        redial = comention_neighbours(kept, self.settings.redial_comention_shrinkage)
-        self.artifacts.cooc = Cooccurrence(self.base.movielens, redial, self.base.settings)
-        try:
-            yield
-        finally:
-            self.artifacts.cooc = self.base
+@contextmanager
+def comentions_without(assistant: Assistant, conversation_id: str) -> Iterator[None]:
+    """Score a dialogue with a co-occurrence source that never saw that dialogue's own co-mentions."""
+    artifacts = assistant.engine.artifacts
+    base = artifacts.cooc
+    artifacts.cooc = base.without([conversation_id])
+    try:
+        yield
+    finally:
+        artifacts.cooc = base
 
 
 def score_dialogue(session: ChatSession, dialogue: Dialogue, points: list[SamplePoint],
@@ -275,7 +253,6 @@ def load_redial(path: Path, limit: int | None = None) -> tuple[list[Dialogue], d
 def evaluate_redial(assistant: Assistant, dialogues: list[Dialogue], movie_names: dict[str, str], *,
                     llm: bool = True, ablation: bool = False, progress: bool = True) -> RedialReport:
     mapping = map_movies(movie_names, assistant.engine.catalog)
-    holdout = ComentionHoldout(assistant)
     modes = [FUSION, FUSION_LLM] if ablation else [FUSION_LLM if llm else FUSION]
     results: dict[str, list[SampleResult]] = {mode: [] for mode in modes}
     bar = tqdm(dialogues, desc="eval redial", unit="dialogue", disable=not progress)
@@ -283,7 +260,7 @@ def evaluate_redial(assistant: Assistant, dialogues: list[Dialogue], movie_names
         points = sample_points(dialogue)
         if not points:
             continue
-        with holdout.excluding(dialogue.conversation_id):
+        with comentions_without(assistant, dialogue.conversation_id):
             for mode in modes:
                 session = assistant.session()
                 results[mode] += score_dialogue(session, dialogue, points, mapping, movie_names,

@@ -9,6 +9,7 @@ import runpy
 import sys
 from pathlib import Path
 
+from bench.cli import add_parsers
 from recommender.settings import REPO_ROOT, Settings, load_settings
 
 log = logging.getLogger("liner")
@@ -100,15 +101,15 @@ def cmd_build_assets(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from bench import cli as bench_cli
+    from bench.cli import run_eval
 
-    return bench_cli.run_eval(args, _settings(args))
+    return run_eval(args, _settings(args))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from bench import cli as bench_cli
+    from bench.cli import run_bench
 
-    return bench_cli.run_bench(args, _settings(args))
+    return run_bench(args, _settings(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,18 +149,32 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--out", default=str(REPO_ROOT / "assets"))
     build.set_defaults(func=cmd_build_assets)
 
-    try:
-        from bench.cli import add_parsers
-    except ImportError:  # bench/ is optional in a trimmed install
-        add_parsers = None
-    if add_parsers is not None:
-        add_parsers(sub, cmd_eval, cmd_bench)
+    add_parsers(sub, cmd_eval, cmd_bench)
     return parser
+
+
+def _split_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Take every `--set FIELD=VALUE` out of argv, wherever it stands (before or after the sub-command)."""
+    rest, sets = [], []
+    items = iter(argv)
+    for arg in items:
+        if arg == "--set":
+            sets.append(next(items, ""))
+        elif arg.startswith("--set="):
+            sets.append(arg.removeprefix("--set="))
+        else:
+            rest.append(arg)
+    return rest, sets
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    rest, sets = _split_overrides(sys.argv[1:] if argv is None else list(argv))
+    args = parser.parse_args(rest)
+    bad = [item for item in sets if "=" not in item]
+    if bad:
+        parser.error(f"--set takes FIELD=VALUE, got {bad[0]!r}")
+    args.set = sets
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -53,6 +53,8 @@ class _State:
     questions_asked: int = 0
     mentioned: set[str] = field(default_factory=set)
     """Items named in this conversation (by either side): not recommended back."""
+    suggested: list[str] = field(default_factory=list)
+    """Items the other side of a transcript suggested (observe_assistant), oldest first."""
     last_item: tuple[str, str] | None = None
     """(item id, label) the conversation was last about, for "that one" / "loved it"."""
 
@@ -137,7 +139,7 @@ class ChatSession:
         profile = self.profile()
         store_ms = (time.perf_counter() - store_started) * 1000
         n = n_cards or self.settings.cards
-        ranked = engine.recommend(profile, self._query(signals), n, rank=rank, diversity=self.diversity)
+        ranked = engine.recommend(profile, self._query(signals, profile), n, rank=rank, diversity=self.diversity)
         timings = {"understand": understood_ms, "store": store_ms, **ranked.times.ms}
         cards = [_card(c) for c in ranked.candidates]
         if cards:
@@ -172,6 +174,7 @@ class ChatSession:
         for mention in self.engine.artifacts.aliases.link(text[: self.settings.max_message_chars]):
             if mention.kind == "item":
                 self.state.mentioned.add(mention.node_id.removeprefix("item:"))
+                self.state.suggested.append(mention.node_id.removeprefix("item:"))
                 self.state.last_item = (mention.node_id.removeprefix("item:"), mention.label)
 
     # --- feedback and profile control ---------------------------------------------------------------
@@ -216,8 +219,11 @@ class ChatSession:
                 self.state.mentioned.add(mention.node_id.removeprefix("item:"))
                 self.state.last_item = (mention.node_id.removeprefix("item:"), mention.label)
 
-    def _query(self, signals: Signals) -> Query:
-        anchors = {}
+    def _query(self, signals: Signals, profile: Profile) -> Query:
+        # What the other side suggested is context to recommend around, weakly, unless the user turned it down.
+        disliked = {e.node_id.removeprefix("item:") for e in profile.disliked("item")} | profile.rejected
+        weight = self.settings.suggested_item_weight
+        anchors = {item: weight for item in self.state.suggested if item not in disliked} if weight > 0 else {}
         if signals.intent == Intent.MORE_LIKE and signals.target_item:
             anchors[signals.target_item] = 1.5
         constraints = self.state.constraints

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from recommender.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("dense", "kg", "cooc", "popularity")
+SOURCES = ("dense", "kg", "cooc", "conversations", "popularity")
 
 
 @dataclass
@@ -113,14 +114,20 @@ class CandidateGenerator:
         scores = self.artifacts.cooc.scores(liked_items, top_k=self.settings.candidates_per_source)
         return sorted(scores, key=scores.get, reverse=True)
 
-    def _popular(self, query: Query) -> list[str]:
+    def _popular(self, query: Query, ranked: Iterable[Item]) -> list[str]:
+        """The first items of a popularity order that fit the constraints."""
         picked = []
-        for item in self._by_popularity:
+        for item in ranked:
             if _fits(item, query.constraints) and item.item_id not in query.exclude:
                 picked.append(item.item_id)
                 if len(picked) >= self.settings.candidates_per_source:
                     break
         return picked
+
+    def _talked_about(self, query: Query) -> list[str]:
+        """Items most often brought up in recommendation conversations (ReDial train), fitting the constraints."""
+        by_id = self.artifacts.catalog.by_id
+        return self._popular(query, (by_id[i] for i in self.artifacts.cooc.popular(len(by_id)) if i in by_id))
 
     # --- fusion -------------------------------------------------------------------------------------
     def generate(self, profile: Profile, query: Query, times: StageTimes | None = None) -> list[Candidate]:
@@ -137,11 +144,12 @@ class CandidateGenerator:
         times.add("kg", started)
         started = time.perf_counter()
         lists["cooc"] = self._cooc(liked_items)
-        lists["popularity"] = self._popular(query)
+        lists["conversations"] = self._talked_about(query)
+        lists["popularity"] = self._popular(query, self._by_popularity)
         times.add("retrieve", started)
 
         weights = {"dense": s.weight_dense, "kg": s.weight_kg, "cooc": s.weight_cooc,
-                   "popularity": s.weight_popularity}
+                   "conversations": s.weight_conversations, "popularity": s.weight_popularity}
         if profile.novelty == "familiar":
             weights["popularity"] *= 2.0
         fused: dict[str, Candidate] = {}
@@ -166,7 +174,8 @@ class CandidateGenerator:
             item = candidate.item
             if not _fits(item, query.constraints):
                 continue
-            candidate.score *= _preference_factor(item, penalties, query.constraints)
+            candidate.score *= _preference_factor(item, penalties)
+            candidate.score *= _unknown_factor(item, query.constraints, s.unknown_fact_factor)
             if profile.novelty == "new":
                 candidate.score *= 1.0 - 0.5 * item.popularity
             result.append(candidate)
@@ -202,15 +211,29 @@ class CandidateGenerator:
 
 
 def _fits(item: Item, constraints: Constraints) -> bool:
-    if constraints.year_min and (item.year is None or item.year < constraints.year_min):
-        return False
-    if constraints.year_max and (item.year is None or item.year > constraints.year_max):
-        return False
-    if constraints.exclude_genres and set(item.genres) & set(constraints.exclude_genres):
-        return False
-    if constraints.include_genres and not set(item.genres) & set(constraints.include_genres):
-        return False
+    """Hard filter. An item whose genres or year the catalog does not know is not ruled out by a genre or year
+    constraint (unknown is not a mismatch); _unknown_factor ranks it lower instead."""
+    if item.year is not None:
+        if constraints.year_min and item.year < constraints.year_min:
+            return False
+        if constraints.year_max and item.year > constraints.year_max:
+            return False
+    if item.genres:
+        if constraints.exclude_genres and set(item.genres) & set(constraints.exclude_genres):
+            return False
+        if constraints.include_genres and not set(item.genres) & set(constraints.include_genres):
+            return False
     return True
+
+
+def _unknown_factor(item: Item, constraints: Constraints, penalty: float) -> float:
+    """Down-weight items that passed a constraint only because the catalog lacks the fact it tests."""
+    factor = 1.0
+    if item.year is None and (constraints.year_min or constraints.year_max):
+        factor *= penalty
+    if not item.genres and (constraints.include_genres or constraints.exclude_genres):
+        factor *= penalty
+    return factor
 
 
 def _preference_penalties(profile: Profile) -> dict[str, float]:
@@ -222,7 +245,7 @@ def _preference_penalties(profile: Profile) -> dict[str, float]:
     return factors
 
 
-def _preference_factor(item: Item, factors: dict[str, float], constraints: Constraints) -> float:
+def _preference_factor(item: Item, factors: dict[str, float]) -> float:
     if not factors:
         return 1.0
     nodes = [f"genre:{g}" for g in item.genres] + [f"person:{name}" for _, name in item.all_people()]

@@ -41,7 +41,7 @@ def browser_assistant(settings, engine, tmp_path_factory):
     from recommender.store import ProfileStore
 
     folder = tmp_path_factory.mktemp("browser_store")
-    return Assistant(settings, engine=engine, store=ProfileStore(f"sqlite:///{folder / 'profiles.sqlite'}"))
+    return Assistant(settings, engine=engine, store=ProfileStore(f"sqlite:///{folder / 'profiles.sqlite'}", settings))
 
 
 @pytest.fixture(scope="module")

@@ -157,7 +157,7 @@ def test_excluding_conversations_removes_their_comentions(full_catalog, cooc):
     data = json.loads(gzip.open(COOC_PATH, "rt", encoding="utf-8").read())
     with_matrix = [c["conversation"] for c in data["redial_conversations"] if "ml2571" in c["items"]]
     assert len(with_matrix) > 5
-    left_out = Cooccurrence.load(COOC_PATH, full_catalog, exclude_conversations=with_matrix)
+    left_out = cooc.without(with_matrix)
     assert cooc.redial.get("ml2571")
     assert "ml2571" not in left_out.redial
     assert left_out.movielens == cooc.movielens
@@ -165,8 +165,9 @@ def test_excluding_conversations_removes_their_comentions(full_catalog, cooc):
     # Excluding one conversation lowers the co-mention of a pair it holds.
     first = next(c for c in data["redial_conversations"] if "ml2571" in c["items"])
     other = next(i for i in first["items"] if i != "ml2571" and i in full_catalog.by_id)
-    one_less = Cooccurrence.load(COOC_PATH, full_catalog, exclude_conversations=[first["conversation"]])
+    one_less = cooc.without([first["conversation"]])
     assert one_less.redial.get("ml2571", {}).get(other, 0.0) < cooc.redial["ml2571"][other]
+    assert one_less.conversation_counts["ml2571"] == cooc.conversation_counts["ml2571"] - 1
 
 
 # --- artifacts ---------------------------------------------------------------------------------------------------
