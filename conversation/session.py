@@ -79,6 +79,8 @@ class ChatSession:
         profile = self.profile()
         if profile.is_empty:
             question = self.assistant.onboarding.question(0)
+            # The greeting asks the first onboarding question: the user's answer is answer one of at most two.
+            self.state.questions_asked = max(self.state.questions_asked, 1)
             return Reply("ask", f"{self.assistant.onboarding.welcome}\n\n{question.text}",
                          chips=list(question.chips), profile=profile)
         liked = ", ".join(e.label for e in profile.liked()[:3])
