@@ -75,10 +75,18 @@ def _is_name_like(word: str) -> bool:
     return word[:1].isupper() or any(ch.isdigit() for ch in word)
 
 
+def _repeats(text: str) -> bool:
+    """A small model can loop ("a killer, a killer, a killer"): the same lower-case two-word phrase twice is a
+    tell (names may repeat: "You like Tom Hanks, and this stars Tom Hanks")."""
+    words = [w.strip(".,!…\"'()") for w in text.split()]
+    pairs = [(a, b) for a, b in zip(words, words[1:]) if a.islower() and b.islower()]
+    return len(pairs) != len(set(pairs))
+
+
 def check_grounding(line: str, evidence: Evidence) -> list[str]:
     """The terms of `line` that the evidence does not support (empty = grounded). Every capitalized name or
     title, number and quoted string must be among evidence.allowed_terms() or in its overview; off-voice lines
-    (empty, first person, questions, over 30 words, only the title) are rejected too."""
+    (empty, first person, questions, over 30 words, repeating itself, only the title) are rejected too."""
     text = line.strip()
     if not text:
         return ["(empty line)"]
@@ -92,6 +100,8 @@ def check_grounding(line: str, evidence: Evidence) -> list[str]:
         problems.append("(unfinished)")
     if ";" in text:
         problems.append("(copies the evidence format)")
+    if _repeats(text):
+        problems.append("(repeats itself)")
     if normalize_title(text) in {normalize_title(evidence.title), normalize_title(f"{evidence.title} {evidence.year}")}:
         problems.append("(only the title)")
     problems += _unsupported_likes(text, evidence)

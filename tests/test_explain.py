@@ -206,3 +206,11 @@ def test_neutral_cache_persists_per_model(tmp_path):
     NeutralCache(path, "model-a:1").put_many({" Heat (1995)": -2.5})
     assert NeutralCache(path, "model-a:1").get_many([" Heat (1995)", " Saw (2004)"]) == {" Heat (1995)": -2.5}
     assert NeutralCache(path, "model-b:2").get_many([" Heat (1995)"]) == {}
+
+
+def test_a_line_that_loops_is_rejected():
+    from recommender.explain import _repeats
+
+    assert _repeats("A horror film, with a killer, a killer, a killer.")
+    assert not _repeats("You like Tom Hanks, and this is starring Tom Hanks.")
+    assert not _repeats("Because you loved Arrival: another Denis Villeneuve puzzle about time and language.")
