@@ -26,11 +26,12 @@ def has_taste(profile: Profile, signals: Signals) -> bool:
 
 
 def decide(signals: Signals, profile: Profile, questions_asked: int, questions_total: int,
-           shown_before: bool) -> Decision:
+           shown_before: bool, last_item: str | None = None) -> Decision:
+    """last_item: the item the conversation was last about (the top card shown), for a bare "why?"."""
     if signals.intent == Intent.RESET:
         return Decision("reset")
     if signals.intent == Intent.WHY:
-        target = signals.target_item or (profile.shown[-1] if profile.shown else None)
+        target = signals.target_item or last_item
         if target:
             return Decision("explain", target)
     if has_taste(profile, signals):

@@ -106,7 +106,8 @@ class ChatSession:
         profile_before = self.profile()
         self._remember(signals)
         decision = decide(signals, _with_preferences(profile_before, signals), self.state.questions_asked,
-                          self._questions_total(), bool(profile_before.shown))
+                          self._questions_total(), bool(profile_before.shown),
+                          self.state.last_item[0] if self.state.last_item else None)
 
         if decision.action == "reset":
             self.store.reset(self.user_id)

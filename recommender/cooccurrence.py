@@ -62,6 +62,7 @@ class Cooccurrence:
         counts: Counter[str] = Counter(item for _, items in conversations for item in set(items))
         self.conversation_counts = counts
         """How many recommendation conversations mention each item (a prior for cold, vague requests)."""
+        self._by_frequency = [item for item, _ in counts.most_common()]
 
     @classmethod
     def empty(cls, settings: Settings) -> "Cooccurrence":
@@ -112,7 +113,7 @@ class Cooccurrence:
 
     def popular(self, top_k: int = 100) -> list[str]:
         """Items most often brought up in recommendation conversations, most frequent first."""
-        return [item for item, _ in self.conversation_counts.most_common(top_k)]
+        return self._by_frequency[:top_k]
 
     def scores(self, seeds: dict[str, float], top_k: int = 100) -> dict[str, float]:
         """Weighted sum of the seeds' neighbours in both maps, seeds themselves excluded; the top_k best."""

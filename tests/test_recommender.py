@@ -117,6 +117,8 @@ def test_more_like_why_feedback_and_reset(fast_assistant):
     more = session.handle("more like The Matrix")
     assert more.action == "recommend"
     top = more.cards[0]
+    bare_why = session.handle("why?")
+    assert bare_why.action == "explain" and bare_why.cards[0].item_id == top.item_id
     why = session.handle(f"why {top.title}?")
     assert why.action == "explain" and why.cards[0].item_id == top.item_id
     assert why.cards[0].grounded and why.cards[0].explanation
