@@ -8,6 +8,7 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q torch==2.13.0
-# -DLLAVA_BUILD=OFF skips the multimodal module we do not use (3 minutes less to compile).
-CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF}" .venv/bin/pip install -q -e ".[test]"
+# -DLLAVA_BUILD=OFF skips the multimodal module we do not use (3 minutes less to compile). The server extra adds
+# llama_cpp.server (an OpenAI-compatible server over the same model; the tests run a conversation through it).
+CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF}" .venv/bin/pip install -q -e ".[test,server]"
 echo "installed into $(pwd)/.venv"

@@ -1,9 +1,11 @@
-"""`liner eval explain`: how good are the one-line reasons, over sampled (profile, item) pairs.
+"""`liner eval explain`: are the one-line reasons true, personal and worth reading, over sampled (profile, item) pairs.
 
-Profiles are ReDial train seekers' liked movies (their post-dialogue form), or synthetic ones built from a popular
-item's genre and director when no ReDial file is at hand; items are the system's own top recommendations for
-that profile. Figures: the share of lines that pass the grounding check, the template-fallback rate, the share
-that name a concrete detail of the item, length, and the share of lines repeated across different items.
+Profiles are real ReDial train seekers' liked movies (from their post-dialogue answers); synthetic ones (a popular
+item's title, genre and director, as a user might state them) fill in only when no ReDial file is at hand. Items are
+the system's own top cards for that profile. Every shown line is checked again here with the runtime's support
+check (recommender/support_check.py). Figures: share fully supported, role errors, share of lines with a personal
+link available that lead with it, distinct-line ratio, repeated phrases, length, fallback rate, the sources, 20
+random examples, and catalog items whose facts contradict each other (e.g. a namesake film merged wrongly).
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
@@ -20,22 +22,17 @@ from tqdm import tqdm
 from bench.redial import MOVIE_LIST, load_movie_names, map_movies
 from recommender.candidates import Query
 from recommender.catalog import Catalog, Item, normalize_title
+from recommender.content_plan import build_plan
 from recommender.engine import RecommenderEngine
-from recommender.explain import check_grounding
-from recommender.profile import Profile, ProfileEntry
+from recommender.explain import leads_with_link
+from core.profile import Profile, ProfileEntry
+from recommender.support_check import check_support
 
 RECOMMENDED_POOL = 5
 """An item is drawn from the profile's top cards, as a user would see them."""
 MAX_LIKED = 5
-PLOT_WORD_MIN = 7
-"""Description words this long or longer count as a plot element when the line repeats them."""
-GENERIC_WORDS = frozenset({
-    "another", "because", "similar", "features", "feature", "classic", "character", "characters",
-    "everyone", "something", "stories", "through", "together", "himself", "herself", "themselves", "between",
-    "against", "becomes", "finally", "believe", "however", "without", "whether", "members", "movies",
-    "thriller", "familiar", "favourite", "favorite", "directed", "starring", "written",
-})
-"""Long words that say nothing specific about an item (genre names are matched as genres instead)."""
+EXAMPLES = 20
+_SOURCE_YEAR = re.compile(r"\((\d{4})(?:_[a-z]+)*_film\)")
 
 
 @dataclass
@@ -46,43 +43,54 @@ class ExplainedPair:
     item: str
     text: str
     source: str
-    """llm | template | cache"""
-    grounded: bool
-    """The explainer's own verdict."""
-    rechecked: bool
-    """check_grounding run again here on the final line."""
-    detail: str | None
-    """The kind of concrete detail the line names (person | genre | keyword | plot), None if none."""
+    """rerank | grammar | llm | template | cache"""
+    supported: bool
+    """The support check, run again here on the shown line."""
+    unsupported: list[str] = field(default_factory=list)
+    role_errors: list[str] = field(default_factory=list)
+    repeats: list[str] = field(default_factory=list)
+    form: list[str] = field(default_factory=list)
+    link_available: bool = False
+    """The plan had a personal link (a shared person, series or theme, or one the user named)."""
+    leads_with_link: bool = False
+    lead: str = ""
+    """The plan's strongest personal link, as the plan states it."""
 
 
 @dataclass
 class ExplainReport:
     pairs: list[ExplainedPair]
+    contradictory: list[dict] = field(default_factory=list)
+    """Items among the explained ones whose catalog facts contradict each other."""
+    mode: str = ""
+    """The explainer's path (Settings.explain_mode as it ran): in template mode a planned line is no fallback."""
 
     def figures(self) -> dict:
         n = len(self.pairs) or 1
         words = sorted(len(p.text.split()) for p in self.pairs) or [0]
-        items_by_line: dict[str, set[str]] = defaultdict(set)
-        for pair in self.pairs:
-            items_by_line[normalize_title(pair.text)].add(pair.item_id)
         sources = Counter(p.source for p in self.pairs)
-        details = Counter(p.detail for p in self.pairs if p.detail)
+        linked = [p for p in self.pairs if p.link_available]
+        texts = [normalize_title(p.text) for p in self.pairs]
         return {
             "pairs": len(self.pairs),
-            "grounded": round(sum(p.rechecked for p in self.pairs) / n, 4),
-            "grounded_by_explainer": round(sum(p.grounded for p in self.pairs) / n, 4),
-            "fallback_rate": round(sources["template"] / n, 4),
-            "sources": {k: round(v / n, 4) for k, v in sources.items()},
-            "concrete_detail": round(sum(details.values()) / n, 4),
-            "detail_by_kind": {k: round(v / n, 4) for k, v in details.items()},
+            "supported": round(sum(p.supported for p in self.pairs) / n, 4),
+            "role_errors": sum(len(p.role_errors) for p in self.pairs),
+            "lines_with_unsupported_words": sum(bool(p.unsupported) for p in self.pairs),
+            "lines_with_repeats": sum(bool(p.repeats) for p in self.pairs),
+            "lines_off_form": sum(bool(p.form) for p in self.pairs),
+            "link_available": round(len(linked) / n, 4),
+            "leads_with_link": round(sum(p.leads_with_link for p in linked) / (len(linked) or 1), 4),
+            "distinct_line_ratio": round(len(set(texts)) / n, 4),
+            "mode": self.mode,
+            "fallback_rate": round(sources["template"] / n, 4) if self.mode != "template" else 0.0,
+            "sources": {k: round(v / n, 4) for k, v in sorted(sources.items())},
             "length_words": {"mean": round(sum(words) / len(words), 1), "median": words[len(words) // 2],
                              "min": words[0], "max": words[-1]},
-            "repeated_across_items": round(
-                sum(len(items_by_line[normalize_title(p.text)]) > 1 for p in self.pairs) / n, 4),
+            "contradictory_items": len(self.contradictory),
         }
 
     def to_json(self) -> dict:
-        return {**self.figures(), "per_pair": [asdict(p) for p in self.pairs]}
+        return {**self.figures(), "contradictory": self.contradictory, "per_pair": [asdict(p) for p in self.pairs]}
 
 
 # --- profiles -----------------------------------------------------------------------------------------------
@@ -116,25 +124,22 @@ def synthetic_profiles(catalog: Catalog, count: int, rng: random.Random) -> list
     return profiles
 
 
-# --- specificity --------------------------------------------------------------------------------------------
-def concrete_detail(text: str, item: Item) -> str | None:
-    """Which concrete detail of the item the line names, if any: a person, a genre, a keyword or a plot word."""
-    lowered = text.lower()
-    words = set(re.findall(r"[a-z0-9']+", lowered))
-    for _, name in item.all_people():
-        surname = name.split()[-1].lower()
-        if name.lower() in lowered or (len(surname) >= 4 and surname in words):
-            return "person"
-    if any(genre.lower() in lowered for genre in item.genres) or (
-            "Science Fiction" in item.genres and "sci-fi" in lowered):
-        return "genre"
-    if any(re.search(rf"\b{re.escape(k.lower())}\b", lowered) for k in item.keywords):
-        return "keyword"
-    plot = {w for w in re.findall(r"[a-z]+", item.description.lower()) if len(w) >= PLOT_WORD_MIN}
-    title_words = set(re.findall(r"[a-z]+", item.title.lower()))
-    if (plot - GENERIC_WORDS - title_words) & words:
-        return "plot"
-    return None
+# --- contradictory facts ------------------------------------------------------------------------------------
+def contradictions(item: Item) -> list[str]:
+    """Facts of one item that cannot all be true: a DBpedia page of a film from another year (a namesake merged
+    in), a description dated after the release by a decade or more in the past tense, or one person billed as
+    both director and star of an animated film with no voice cast."""
+    found = []
+    page = item.sources.get("dbpedia", "")
+    year = _SOURCE_YEAR.search(page)
+    if year and item.year and abs(int(year.group(1)) - item.year) > 1:
+        found.append(f"DBpedia page {page} is of a {year.group(1)} film, the item is from {item.year}")
+    if item.year:
+        later = [int(y) for y in re.findall(r"\b(?:in|since) ((?:19|20)\d\d)\b", item.description)]
+        if any(y > item.year + 1 and y <= 2026 for y in later) and re.search(r"\b(?:was|were|had)\b",
+                                                                              item.description):
+            found.append(f"description tells of {max(later)}, after the {item.year} release")
+    return found
 
 
 # --- the run ------------------------------------------------------------------------------------------------
@@ -145,37 +150,52 @@ def evaluate_explanations(engine: RecommenderEngine, *, n: int, seed: int = 0,
     profiles = redial_profiles(redial_path, catalog) if redial_path else []
     profiles = rng.sample(profiles, min(n, len(profiles)))
     profiles += synthetic_profiles(catalog, n - len(profiles), rng)
-    pairs = []
+    pairs, contradictory = [], {}
     for profile in tqdm(profiles, desc="eval explain", unit="pair"):
         ranked = engine.recommend(profile, Query(), RECOMMENDED_POOL, rank=False).candidates
         if not ranked:
             continue
         item = rng.choice(ranked).item
         evidence = engine.evidence(item, profile)
+        plan = build_plan(evidence)
         explanation = engine.explainer.explain(item, evidence)
+        report = check_support(explanation.text, evidence, max_words=engine.settings.explain_max_words)
+        lead = plan.lead
         pairs.append(ExplainedPair(
             profile="; ".join(e.label for e in profile.liked()), item_id=item.item_id, item=item.label,
-            text=explanation.text, source=explanation.source, grounded=bool(explanation.grounded),
-            rechecked=not check_grounding(explanation.text, evidence),
-            detail=concrete_detail(explanation.text, item),
+            text=explanation.text, source=explanation.source, supported=report.ok, unsupported=report.unsupported,
+            role_errors=report.role_errors, repeats=report.repeats, form=report.form,
+            link_available=lead is not None, leads_with_link=leads_with_link(explanation.text, plan),
+            lead=plan.describe().split("; ")[0] if lead else "",
         ))
-    return ExplainReport(pairs)
+        problems = contradictions(item)
+        if problems:
+            contradictory[item.item_id] = {"item_id": item.item_id, "item": item.label, "problems": problems}
+    return ExplainReport(pairs, list(contradictory.values()), engine.explainer.mode)
 
 
-def format_report(report: ExplainReport, seed: int = 0, examples: int = 10) -> str:
-    figures = report.figures()
+def format_report(report: ExplainReport, seed: int = 0, examples: int = EXAMPLES) -> str:
+    f = report.figures()
     lines = [
-        f"{figures['pairs']} explained (profile, item) pairs",
-        f"pass the grounding check:        {figures['grounded']:.1%}",
-        f"template fallback rate:          {figures['fallback_rate']:.1%}  (sources: {figures['sources']})",
-        f"name a concrete detail:          {figures['concrete_detail']:.1%}  {figures['detail_by_kind']}",
-        f"length in words:                 {figures['length_words']}",
-        f"repeated across different items: {figures['repeated_across_items']:.1%}",
-        "",
-        "examples:",
+        f"{f['pairs']} explained (profile, item) pairs",
+        f"fully supported (content-word check):  {f['supported']:.1%}",
+        f"  lines with unsupported words:        {f['lines_with_unsupported_words']}",
+        f"  role errors:                         {f['role_errors']}",
+        f"  lines repeating a phrase:            {f['lines_with_repeats']}",
+        f"  lines off form (cut off, too long):  {f['lines_off_form']}",
+        f"personal link available:               {f['link_available']:.1%}",
+        f"  of those, the line leads with it:    {f['leads_with_link']:.1%}",
+        f"distinct-line ratio:                   {f['distinct_line_ratio']:.3f}",
+        f"template fallback rate:                {f['fallback_rate']:.1%}  (path: {f['mode']}; sources: "
+        f"{f['sources']})",
+        f"length in words:                       {f['length_words']}",
+        f"items with contradictory facts:        {f['contradictory_items']}",
     ]
+    lines += [f"  - {c['item']}: {'; '.join(c['problems'])}" for c in report.contradictory[:10]]
+    lines += ["", f"{min(examples, len(report.pairs))} random examples:"]
     rng = random.Random(seed)
     for pair in rng.sample(report.pairs, min(examples, len(report.pairs))):
-        lines.append(f"- likes {pair.profile[:70]}\n  → {pair.item} [{pair.source}, "
-                     f"{'grounded' if pair.rechecked else 'NOT grounded'}]: {pair.text}")
+        verdict = "supported" if pair.supported else "NOT supported: " + ", ".join(
+            pair.unsupported + pair.role_errors + pair.repeats + pair.form)
+        lines.append(f"- likes {pair.profile[:70]}\n  → {pair.item} [{pair.source}, {verdict}]: {pair.text}")
     return "\n".join(lines)

@@ -1,5 +1,6 @@
-"""`liner bench`: per-turn latency by stage over fixed scripted conversations, memory, start-up times, and a
-naive baseline (the same GGUF model asked to write five recommendations itself) on the same turns."""
+"""`liner bench`: per-turn latency by stage over fixed scripted conversations, memory, start-up times, a naive
+baseline (the same GGUF model asked to write five recommendations itself) on the same turns, and the explanation
+paths (recommender/explain.py) timed on the same five cards of every turn, the old free-writing path included."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from tqdm import tqdm
 
 from conversation.session import Assistant, ChatSession
 from recommender.catalog import Catalog, Item, normalize_title, split_title_year
+from recommender.explain import Explainer
+from core.profile import Profile
 from recommender.settings import REPO_ROOT, Settings
 from recommender.store import ProfileStore
 
@@ -57,6 +60,11 @@ class BenchReport:
     """Share of the baseline's titles that the user had named themselves (a recommender should not echo)."""
     baseline_titles: list[dict] = field(default_factory=list)
     """Every title the baseline wrote, with the catalog item it matched (None = not in the catalog)."""
+    first_line_ms: dict[str, float] = field(default_factory=dict)
+    """From the cards being shown to the first explanation line (the configured path)."""
+    explain_paths_ms: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    """Per explanation path: the five lines of a turn ("five_lines") and the first of them ("first_line"), on
+    the same cards, each path with an empty cache."""
 
     def to_json(self) -> dict:
         return {
@@ -65,6 +73,7 @@ class BenchReport:
             "peak_rss_mb": self.peak_rss_mb, "first_start_s": self.first_start_s,
             "warm_start_s": self.warm_start_s, "turns": self.turns,
             "baseline_already_named": self.baseline_already_named, "baseline_titles": self.baseline_titles,
+            "first_line_ms": self.first_line_ms, "explain_paths_ms": self.explain_paths_ms,
         }
 
 
@@ -140,8 +149,12 @@ def match_title(title: str, catalog: Catalog) -> Item | None:
 
 
 # --- the run ------------------------------------------------------------------------------------------------
+EXPLAIN_PATHS = ("free", "rerank", "grammar", "template")
+"""Timed in this order; "free" is the old path (few-shot free writing, up to explain_samples samples)."""
+
+
 def run_benchmark(settings: Settings, *, turns: int | None = None, first_start: bool = True,
-                  baseline: bool = True) -> BenchReport:
+                  baseline: bool = True, explain_paths: tuple[str, ...] = EXPLAIN_PATHS) -> BenchReport:
     first_start_s = None
     if first_start:
         with tempfile.TemporaryDirectory(prefix="liner-first-start-") as empty:
@@ -163,7 +176,8 @@ def run_benchmark(settings: Settings, *, turns: int | None = None, first_start: 
     # Untimed, and not one of the scripted messages (explanations are cached): first-use costs (prompt prefix).
     assistant.session().handle(WARMUP_MESSAGE)
 
-    cards_ms, explained_ms, baseline_ms = [], [], []
+    cards_ms, explained_ms, baseline_ms, first_line_ms = [], [], [], []
+    shown: list[tuple[list[Item], Profile]] = []
     stages: dict[str, list[float]] = {stage: [] for stage in STAGES}
     sessions: dict[int, ChatSession] = {}
     titles: list[dict] = []
@@ -171,13 +185,17 @@ def run_benchmark(settings: Settings, *, turns: int | None = None, first_start: 
         session = sessions.setdefault(conv, assistant.session())
         message = conversations[conv][turn]
         started = time.perf_counter()
-        first = True
-        reply = None
-        for reply in session.handle_stream(message):
-            if first:
-                cards_ms.append((time.perf_counter() - started) * 1000)
-                first = False
+        reply, cards_at = None, None
+        for index, reply in enumerate(session.handle_stream(message)):
+            if index == 0:
+                cards_at = time.perf_counter()
+                cards_ms.append((cards_at - started) * 1000)
+            elif index == 1 and reply.cards and reply.cards[0].explanation:
+                first_line_ms.append((time.perf_counter() - cards_at) * 1000)
         explained_ms.append((time.perf_counter() - started) * 1000)
+        if reply is not None and reply.cards:
+            shown.append(([assistant.engine.catalog.get(c.item_id) for c in reply.cards[: settings.cards]],
+                          session.profile()))
         if reply is not None and reply.action != "recommend":
             log.warning("scripted turn %r got %s instead of cards", message, reply.action)
         for stage, value in (reply.timings_ms if reply else {}).items():
@@ -199,6 +217,8 @@ def run_benchmark(settings: Settings, *, turns: int | None = None, first_start: 
                                "item_id": item.item_id if item else None,
                                "already_named": bool(item) and f" {normalize_title(item.title)} " in f" {said} "})
 
+    paths = time_explain_paths(assistant, shown, settings, explain_paths)
+
     out_of_catalog = (sum(t["item_id"] is None for t in titles) / len(titles)) if titles else None
     already_named = (sum(t["already_named"] for t in titles) / len(titles)) if titles else None
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux reports kilobytes
@@ -209,8 +229,31 @@ def run_benchmark(settings: Settings, *, turns: int | None = None, first_start: 
         baseline_out_of_catalog=round(out_of_catalog, 4) if out_of_catalog is not None else None,
         baseline_already_named=round(already_named, 4) if already_named is not None else None,
         peak_rss_mb=round(peak_kb / 1024, 1), first_start_s=first_start_s, warm_start_s=warm_start_s,
-        turns=len(plan), baseline_titles=titles,
+        turns=len(plan), baseline_titles=titles, first_line_ms=summary(first_line_ms), explain_paths_ms=paths,
     )
+
+
+def time_explain_paths(assistant: Assistant, shown: list[tuple[list[Item], Profile]], settings: Settings,
+                       modes: tuple[str, ...] = EXPLAIN_PATHS) -> dict[str, dict[str, dict[str, float]]]:
+    """Each explanation path on the same five cards of every scripted turn, with a fresh (empty) cache."""
+    engine = assistant.engine
+    evidence = [[(item, engine.evidence(item, profile)) for item in items if item is not None]
+                for items, profile in shown]
+    results = {}
+    for mode in modes:
+        explainer = Explainer(engine.llm, settings.with_overrides(explain_mode=mode))
+        if explainer.mode != mode:
+            log.info("explanation path %s is not available with this model: not timed", mode)
+            continue
+        five, first = [], []
+        for pairs in tqdm(evidence, desc=f"bench explain {mode}", unit="turn"):
+            started = time.perf_counter()
+            for index, _ in enumerate(explainer.explain_many(pairs)):
+                if index == 0:
+                    first.append((time.perf_counter() - started) * 1000)
+            five.append((time.perf_counter() - started) * 1000)
+        results[mode] = {"five_lines": summary(five), "first_line": summary(first)}
+    return results
 
 
 def format_report(report: BenchReport) -> str:
@@ -219,6 +262,11 @@ def format_report(report: BenchReport) -> str:
     rows += [(f"  stage {stage}", value) for stage, value in report.stages_ms.items()]
     if report.baseline_ms:
         rows.append(("naive LLM baseline (5 recs)", report.baseline_ms))
+    if report.first_line_ms:
+        rows.append(("cards → first line", report.first_line_ms))
+    for mode, figures in report.explain_paths_ms.items():
+        label = "old path: free" if mode == "free" else mode
+        rows += [(f"  {label}: 5 lines", figures["five_lines"]), (f"  {label}: first line", figures["first_line"])]
     for name, value in rows:
         lines.append(f"{name:<28}{value['median']:>12.1f}{value['p95']:>12.1f}")
     if report.baseline_out_of_catalog is not None:

@@ -83,3 +83,11 @@ def ranking_report(truth: Truth, predictions: Predictions,
     }
     report["samples"] = len(truth)
     return report
+
+
+def success_rate(groups: Sequence[Sequence[int | None]]) -> float:
+    """Share of groups (ReDial: dialogues) where at least one sample ranked a relevant item first.
+
+    Each group is the list of its samples' 1-based ranks (None = not found); an empty group counts as a failure.
+    """
+    return _mean([1.0 if any(rank == 1 for rank in ranks) else 0.0 for ranks in groups])

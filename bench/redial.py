@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import html
 import json
 import logging
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from tqdm import tqdm
 
-from bench.metrics import ranking_report
+from bench.metrics import ranking_report, success_rate
 from recommender.catalog import Catalog, split_title_year
 
 if TYPE_CHECKING:
@@ -46,6 +47,13 @@ ANCHORS = (
 )
 
 _MENTION = re.compile(r"@(\d+)")
+
+VALIDATION_SIZE = 300
+"""Dialogues of the validation split: never tuned on (no weight, threshold, prompt or ranker sees them)."""
+TUNE, VALIDATION, ALL = "tune", "validation", "all"
+SPLITS = (TUNE, VALIDATION, ALL)
+SCORED_LIST = ("the list the app ships: the diversified cards first, then the rest of the ranked list, "
+               "context items removed, cut at 50")
 
 
 @dataclass
@@ -99,10 +107,13 @@ class RedialReport:
     coverage: float
     per_sample: list[SampleResult]
     ablation: dict[str, dict[str, dict[str, float | int]]] | None = None
+    split: str = ALL
+    """Which dialogues were scored: tune | validation | all (see select_split)."""
+    scored_list: str = SCORED_LIST
 
     def to_json(self) -> dict:
-        data = {"all": self.all, "new": self.new, "coverage": self.coverage,
-                "per_sample": [asdict(s) for s in self.per_sample]}
+        data = {"split": self.split, "scored_list": self.scored_list, "all": self.all, "new": self.new,
+                "coverage": self.coverage, "per_sample": [asdict(s) for s in self.per_sample]}
         if self.ablation is not None:
             data["ablation"] = self.ablation
         return data
@@ -175,12 +186,34 @@ def sample_points(dialogue: Dialogue) -> list[SamplePoint]:
 
 
 def map_movies(movie_names: dict[str, str], catalog: Catalog) -> dict[str, str | None]:
-    """ReDial movie id -> catalog item id by normalized title + year (None when the catalog lacks it)."""
+    """ReDial movie id -> catalog item id: the catalog's own ReDial id (merged records included), else normalized
+    title + year (None when the catalog lacks it). The same mapping the co-occurrence data was built with."""
     mapping = {}
     for movie, name in movie_names.items():
-        item = catalog.find_title(*split_title_year(name))
+        item = catalog.get(f"rd{movie}") or catalog.find_title(*split_title_year(name))
         mapping[movie] = item.item_id if item else None
     return mapping
+
+
+def _split_key(conversation_id: str) -> str:
+    return hashlib.sha256(f"liner-notes-validation:{conversation_id}".encode()).hexdigest()
+
+
+def validation_ids(conversation_ids: list[str], size: int = VALIDATION_SIZE) -> set[str]:
+    """The validation split: the `size` conversations whose salted SHA-256 of the id is smallest. Stable: it
+    depends on the ids alone, not on file order; with the 1,401 dialogues of train_data_subset.jsonl it is
+    always the same 300."""
+    return set(sorted(conversation_ids, key=_split_key)[:size])
+
+
+def select_split(dialogues: list[Dialogue], split: str) -> list[Dialogue]:
+    """tune = every dialogue outside the validation split; validation = the held-out 300; all = both."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}: use one of {', '.join(SPLITS)} (liner eval redial --split)")
+    if split == ALL:
+        return dialogues
+    held_out = validation_ids([d.conversation_id for d in dialogues])
+    return [d for d in dialogues if (d.conversation_id in held_out) == (split == VALIDATION)]
 
 
 # --- running the system -------------------------------------------------------------------------------------
@@ -235,6 +268,11 @@ def _metrics(results: list[SampleResult]) -> dict[str, float | int]:
     # Only the ground truth's rank matters for binary single-item metrics: rebuild a list placing it there.
     predictions = [[None] * (r.rank - 1) + [r.item_id] if r.rank else [] for r in results]
     report = ranking_report(truth, predictions)
+    by_dialogue: dict[str, list[int | None]] = {}
+    for r in results:
+        by_dialogue.setdefault(r.conversation, []).append(r.rank)
+    report["success_rate"] = success_rate(list(by_dialogue.values()))
+    report["dialogues"] = len(by_dialogue)
     return {key: round(value, 4) if isinstance(value, float) else value for key, value in report.items()}
 
 
@@ -244,14 +282,18 @@ def summarize(results: list[SampleResult]) -> tuple[dict, dict, float]:
     return _metrics(results), _metrics([r for r in results if r.new]), round(coverage, 4)
 
 
-def load_redial(path: Path, limit: int | None = None) -> tuple[list[Dialogue], dict[str, str]]:
-    """The dialogues of a ReDial JSONL file and the movie list beside it."""
+def load_redial(path: Path, limit: int | None = None, split: str = ALL) -> tuple[list[Dialogue], dict[str, str]]:
+    """The dialogues of one split of a ReDial JSONL file (the first `limit` of them) and the movie list beside it.
+    The split is drawn from the whole file, so --limit never changes which dialogues are validation."""
     movie_names = load_movie_names(path.parent / MOVIE_LIST)
-    return read_dialogues(path, movie_names, limit), movie_names
+    dialogues = select_split(read_dialogues(path, movie_names), split)
+    return dialogues[:limit] if limit is not None else dialogues, movie_names
 
 
 def evaluate_redial(assistant: Assistant, dialogues: list[Dialogue], movie_names: dict[str, str], *,
-                    llm: bool = True, ablation: bool = False, progress: bool = True) -> RedialReport:
+                    llm: bool = True, ablation: bool = False, progress: bool = True,
+                    split: str = ALL) -> RedialReport:
+    """split only labels the report: pass the dialogues load_redial(..., split=split) returned."""
     mapping = map_movies(movie_names, assistant.engine.catalog)
     modes = [FUSION, FUSION_LLM] if ablation else [FUSION_LLM if llm else FUSION]
     results: dict[str, list[SampleResult]] = {mode: [] for mode in modes}
@@ -269,7 +311,7 @@ def evaluate_redial(assistant: Assistant, dialogues: list[Dialogue], movie_names
         bar.set_postfix(samples=len(main), r10=f"{sum(1 for r in main if r.rank and r.rank <= 10) / len(main):.3f}")
     main = results[modes[-1]]
     all_metrics, new_metrics, coverage = summarize(main)
-    report = RedialReport(all_metrics, new_metrics, coverage, main)
+    report = RedialReport(all_metrics, new_metrics, coverage, main, split=split)
     if ablation:
         report.ablation = {}
         for mode in modes:
@@ -282,16 +324,20 @@ def evaluate_redial(assistant: Assistant, dialogues: list[Dialogue], movie_names
 
 
 def format_report(report: RedialReport) -> str:
-    keys = ["recall@1", "recall@10", "recall@50", "ndcg@10", "ndcg@50", "mrr@10", "mrr@50", "samples"]
+    keys = ["recall@1", "recall@10", "recall@50", "ndcg@10", "ndcg@50", "mrr@10", "mrr@50", "success_rate",
+            "samples"]
     rows = [("all", report.all), ("new", report.new)]
     if report.ablation:
         rows = [(f"{split} {mode}", report.ablation[mode][split]) for split in ("all", "new")
                 for mode in report.ablation]
     width = max(len(name) for name, _ in rows) + 2
-    lines = ["".ljust(width) + "".join(k.rjust(10) for k in keys)]
+    lines = [f"split: {report.split} ({report.all.get('dialogues', 0)} dialogues scored); "
+             f"scored list: {report.scored_list}",
+             "".ljust(width) + "".join(k.replace("success_rate", "SR").rjust(10) for k in keys)]
     for name, metrics in rows:
         lines.append(name.ljust(width) + "".join(
             (f"{metrics[k]:.4f}" if k != "samples" else str(metrics[k])).rjust(10) for k in keys))
+    lines.append("SR: share of dialogues with a relevant item ranked first at some turn")
     lines.append(f"catalog coverage of the ground truth: {report.coverage:.1%}")
     lines.append(ANCHORS)
     return "\n".join(lines)

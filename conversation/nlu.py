@@ -20,11 +20,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from conversation.signals import Intent, Mention, Preference, Signals
+from conversation.signals import Intent, Signals
+from core.mention import Mention
+from core.preferences import Preference
+from core.vocabulary import DECADE_WORDS
+from recommender.audience import load_family_rules
 from recommender.settings import Settings
 
 Linker = Callable[[str], list[Mention]]
 """Entity linker: message text → non-overlapping mentions (knowledge_graph.aliases.AliasIndex.link)."""
+
+FAMILY_MOOD = "family"
+"""The mood of assets/moods.json whose genre limits the family flag replaces when it is lifted."""
 
 STRONG, PLAIN, WEAK = 1.0, 0.7, 0.4
 """The strength scale of a stated preference: "loved" / "liked" / "it was ok"."""
@@ -216,10 +223,7 @@ _CONTROL = re.compile(
 _SPACE = re.compile(r"\s+")
 _QUOTE_MAP = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "\u00b4": "'", "`": "'",
                             "\u201c": '"', "\u201d": '"'})
-_DECADE = re.compile(r"\b(?:(19|20)?(\d)0'?s|(thirties|forties|fifties|sixties|seventies|eighties|nineties))\b",
-                     re.IGNORECASE)
-_DECADE_WORDS = {"thirties": 1930, "forties": 1940, "fifties": 1950, "sixties": 1960, "seventies": 1970,
-                 "eighties": 1980, "nineties": 1990}
+_DECADE = re.compile(r"\b(?:(19|20)?(\d)0'?s|(" + "|".join(DECADE_WORDS) + r"))\b", re.IGNORECASE)
 
 
 # --- moods -----------------------------------------------------------------------------------------------
@@ -377,7 +381,7 @@ def _decade_mentions(text: str, taken: list[Mention]) -> list[Mention]:
         if any(m.start < match.end() and match.start() < m.end for m in taken):
             continue
         if match.group(3):
-            start_year = _DECADE_WORDS[match.group(3).lower()]
+            start_year = DECADE_WORDS[match.group(3).lower()]
         else:
             digit = int(match.group(2))
             century = match.group(1)
@@ -923,6 +927,7 @@ def understand(text: str, link: Linker, settings: Settings, *,
         signals.target_item = target.node_id.removeprefix("item:")
 
     _fill_preferences(signals, reading, intent, target, table)
+    _family(signals, table, settings)
     signals.constraints.year_min, signals.constraints.year_max = _year_constraints(reading, settings)
     signals.novelty = _novelty(reading)
 
@@ -932,6 +937,28 @@ def understand(text: str, link: Linker, settings: Settings, *,
                                      or signals.novelty):
         signals.intent = Intent.INFORM
     return signals
+
+
+def _family(signals: Signals, table: _Table, settings: Settings) -> None:
+    """"With the kids" / "grown-ups only now": the family flag. When it is lifted, the family mood's genre
+    limits said in the same message go too ("no kids tonight" must not make a family request)."""
+    found = load_family_rules(Path(settings.assets_dir)).said(signals.text)
+    if found is None:
+        return
+    said, (start, end) = found
+    # The phrase is about who is watching, not a title: "grown-ups only" must not like the film Grown Ups.
+    inside = {m.node_id for m in signals.mentions if m.start < end and m.end > start}
+    signals.mentions = [m for m in signals.mentions if m.node_id not in inside]
+    signals.preferences = [p for p in signals.preferences if p.node_id not in inside]
+    constraints = signals.constraints
+    constraints.family = said
+    family = table.moods.get(FAMILY_MOOD)
+    if said or family is None or FAMILY_MOOD not in constraints.moods:
+        return
+    constraints.moods.remove(FAMILY_MOOD)
+    others = {g for name in constraints.moods if name in table.moods for g in table.moods[name].include}
+    constraints.include_genres = [g for g in constraints.include_genres if g not in family.include or g in others]
+    constraints.exclude_genres = [g for g in constraints.exclude_genres if g not in family.exclude]
 
 
 def _intent(reading: _Reading, last_item: tuple[str, str] | None) -> tuple[Intent, _Target | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from conversation.signals import Intent, Signals
-from recommender.profile import Profile
+from core.profile import Profile
 
 
 @dataclass(frozen=True)

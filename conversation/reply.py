@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from recommender.profile import Profile
+from core.profile import Profile
 
 
 @dataclass

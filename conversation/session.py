@@ -11,21 +11,27 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from conversation.nlu import load_moods, understand
+from conversation.nlu import FAMILY_MOOD, Mood, load_moods, understand
 from conversation.onboarding import Onboarding
 from conversation.policy import decide
 from conversation.reply import Card, Reply
-from conversation.signals import Constraints, Intent, Signals
+from conversation.signals import Intent, Signals
+from core.preferences import Constraints
+from core.profile import Profile, ProfileEntry
+from core.text import join_words
 from recommender.candidates import Candidate, Query
 from recommender.engine import RecommenderEngine, WhyView
-from recommender.profile import Profile, ProfileEntry
 from recommender.settings import Settings
-from recommender.store import ProfileStore, ShownCard
+from recommender.store import ProfileStore, ShownCard, StoreError
 
 log = logging.getLogger(__name__)
 
 RECENT_USER_MESSAGES = 2
 """How many recent user messages form the free-text part of the retrieval query."""
+UNSAVED_NOTE = "I couldn't save this turn ({error}); your picks below still take it into account."
+MODEL_DOWN_NOTE = "The language model is not answering right now, so these reasons are plain summaries of the facts."
+FAMILY_ON = "Keeping it family-friendly: no horror and nothing marked adult."
+FAMILY_OFF = "Grown-ups only again: the family filter is off."
 
 
 class Assistant:
@@ -57,6 +63,12 @@ class _State:
     """Items the other side of a transcript suggested (observe_assistant), oldest first."""
     last_item: tuple[str, str] | None = None
     """(item id, label) the conversation was last about, for "that one" / "loved it"."""
+    shown: list[str] = field(default_factory=list)
+    """Items shown as cards in this session, oldest first: never shown again in it ("more" means new ones)."""
+    last_cards: list[str] = field(default_factory=list)
+    """The cards of the latest recommend turn (withdrawn from shown when a transcript's reply replaces them)."""
+    focus: dict[str, float] = field(default_factory=dict)
+    """Genres of the latest mood or genre request, 0..1 (see Query.focus_genres)."""
 
 
 class ChatSession:
@@ -69,6 +81,8 @@ class ChatSession:
         self.session_id = session_id
         self.state = _State()
         self.diversity: float | None = None
+        self._last_profile: Profile | None = None
+        """The last profile read from the store: what a turn works from when the store cannot be read."""
 
     # --- reading ------------------------------------------------------------------------------------
     def profile(self) -> Profile:
@@ -98,25 +112,32 @@ class ChatSession:
 
     def handle_stream(self, message: str, *, explain: bool | None = None, n_cards: int | None = None,
                       rank: bool | None = None) -> Iterator[Reply]:
-        """Yield the reply as it grows: first the cards, then once per explanation written."""
+        """Yield the reply as it grows: first the cards, then once per explanation written.
+
+        A store that fails (disk full, database gone) does not end the conversation: the turn is answered from
+        the profile as it would have been, and the reply says the turn could not be saved."""
         started = time.perf_counter()
         engine = self.engine
         signals = understand(message, engine.artifacts.aliases.link, self.settings, last_item=self.state.last_item)
         understood_ms = (time.perf_counter() - started) * 1000
-        profile_before = self.profile()
+        notes = list(signals.notes)
+        profile_before = self._read_profile(notes)
         self._remember(signals)
         decision = decide(signals, _with_preferences(profile_before, signals), self.state.questions_asked,
-                          self._questions_total(), bool(profile_before.shown),
+                          self._questions_total(), bool(profile_before.shown or self.state.shown),
                           self.state.last_item[0] if self.state.last_item else None)
 
         if decision.action == "reset":
-            self.store.reset(self.user_id)
+            try:
+                self.store.reset(self.user_id)
+            except StoreError as error:
+                _note_unsaved(notes, error)
             self.state = _State()
             question = self.assistant.onboarding.question(0)
             reply = Reply("reset", f"Fresh start — I've forgotten your tastes. {question.text}",
-                          chips=list(question.chips), notes=signals.notes)
-            self._record(message, signals, reply, [])
-            reply.profile = self.profile()
+                          chips=list(question.chips), notes=notes)
+            self._record(message, signals, reply, notes)
+            reply.profile = self._read_profile(notes)
             yield reply
             return
 
@@ -124,22 +145,26 @@ class ChatSession:
             question = self.assistant.onboarding.question(self.state.questions_asked)
             self.state.questions_asked += 1
             prefix = _acknowledge(signals) or ("Happy to help!" if signals.intent != Intent.GREET else "Hi!")
-            reply = Reply("ask", f"{prefix} {question.text}", chips=list(question.chips), notes=signals.notes)
-            self._record(message, signals, reply, [])
-            reply.profile = self.profile()
+            reply = Reply("ask", f"{prefix} {question.text}", chips=list(question.chips), notes=notes)
+            self._record(message, signals, reply, notes)
+            reply.profile = self._read_profile(notes)
             reply.timings_ms = {"understand": understood_ms}
             yield reply
             return
 
         if decision.action == "explain":
-            self._record(message, signals, Reply("explain", ""), [])
-            yield self._explain_reply(decision.target_item, signals)
+            reply = self._explain_reply(decision.target_item, signals, notes)
+            self._record(message, signals, reply, notes)
+            yield reply
             return
 
         # Recommend: the profile update is committed first (one transaction), then the cards are built from it.
+        # The reply's words depend only on what was said, so they are stored with the turn.
         store_started = time.perf_counter()
-        turn_id = self._record(message, signals, Reply("recommend", ""), [])
-        profile = self.profile()
+        expected = _with_preferences(profile_before, signals)
+        text, chips = self._recommend_text(signals, expected)
+        turn_id = self._record(message, signals, Reply("recommend", text), notes)
+        profile = self._read_profile(notes) if turn_id is not None else expected
         store_ms = (time.perf_counter() - store_started) * 1000
         n = n_cards or self.settings.cards
         ranked = engine.recommend(profile, self._query(signals, profile), n, rank=rank, diversity=self.diversity)
@@ -147,8 +172,11 @@ class ChatSession:
         cards = [_card(c) for c in ranked.candidates]
         if cards:
             self.state.last_item = (cards[0].item_id, cards[0].title)
-        text, chips = self._recommend_text(signals, profile, cards)
-        reply = Reply("recommend", text, cards=cards, chips=chips, profile=profile, notes=signals.notes,
+            self.state.last_cards = [c.item_id for c in cards[: self.settings.cards]]
+            self.state.shown += self.state.last_cards
+        else:
+            text, chips = NO_CARDS, []
+        reply = Reply("recommend", text, cards=cards, chips=chips, profile=profile, notes=notes,
                       timings_ms=timings, done=False)
         timings["cards"] = (time.perf_counter() - started) * 1000
         yield reply
@@ -161,19 +189,28 @@ class ChatSession:
                 cards[index].explanation = explanation.text
                 cards[index].grounded = explanation.grounded
                 cards[index].explanation_source = explanation.source
+                if explanation.model_failed and MODEL_DOWN_NOTE not in notes:
+                    notes.append(MODEL_DOWN_NOTE)
                 timings["explain"] = (time.perf_counter() - explain_started) * 1000
                 yield reply
-        self.store.record_shown(self.user_id, turn_id, [
-            ShownCard(c.item_id, rank, c.explanation, c.grounded, c.explanation_source)
-            for rank, c in enumerate(cards[: self.settings.cards])
-        ])
+        if turn_id is not None:
+            try:
+                self.store.record_shown(self.user_id, turn_id, [
+                    ShownCard(c.item_id, rank, c.explanation, c.grounded, c.explanation_source)
+                    for rank, c in enumerate(cards[: self.settings.cards])
+                ])
+            except StoreError as error:
+                _note_unsaved(notes, error)
         timings["total"] = (time.perf_counter() - started) * 1000
         reply.done = True
         yield reply
 
     def observe_assistant(self, text: str) -> None:
         """Read a message the other side of the conversation wrote (ReDial contexts, transcripts): the items
-        it names are part of the conversation, so they are not recommended back."""
+        it names are part of the conversation, so they are not recommended back. That message is what the user
+        saw in place of our latest cards, so those cards do not count as shown."""
+        self.state.shown = [i for i in self.state.shown if i not in self.state.last_cards]
+        self.state.last_cards = []
         for mention in self.engine.artifacts.aliases.link(text[: self.settings.max_message_chars]):
             if mention.kind == "item":
                 self.state.mentioned.add(mention.node_id.removeprefix("item:"))
@@ -189,8 +226,8 @@ class ChatSession:
         self.store.record_feedback(self.user_id, item_id, kind, label=item.label)
         return self.profile()
 
-    def why(self, item_id: str) -> WhyView | None:
-        view = self.engine.why(item_id, self.profile())
+    def why(self, item_id: str, profile: Profile | None = None) -> WhyView | None:
+        view = self.engine.why(item_id, profile or self.profile())
         if view is not None:
             view.explanation = self.engine.explainer.explain(view.item, view.evidence)
         return view
@@ -213,10 +250,21 @@ class ChatSession:
     def _questions_total(self) -> int:
         return min(self.settings.onboarding_questions, len(self.assistant.onboarding.questions))
 
+    def _read_profile(self, notes: list[str]) -> Profile:
+        """The stored profile; when the store cannot be read, the last one read (or an empty one) and a note."""
+        try:
+            self._last_profile = self.store.profile(self.user_id)
+        except StoreError as error:
+            _note_unsaved(notes, error)
+        return self._last_profile or Profile(self.user_id)
+
     def _remember(self, signals: Signals) -> None:
         if signals.text:
             self.state.recent_texts = (self.state.recent_texts + [signals.text])[-RECENT_USER_MESSAGES:]
-        self.state.constraints = _merge_constraints(self.state.constraints, signals.constraints)
+        self.state.constraints = _merge_constraints(self.state.constraints, signals.constraints,
+                                                    self.assistant.moods)
+        if signals.constraints.include_genres:
+            self.state.focus = _focus(self.state.constraints, signals, self.assistant.moods)
         for mention in signals.mentions:
             if mention.kind == "item":
                 self.state.mentioned.add(mention.node_id.removeprefix("item:"))
@@ -234,24 +282,35 @@ class ChatSession:
         text = " ".join(words + self.state.recent_texts)
         moods = self.assistant.moods
         boost = {f"keyword:{kw}": 1.0 for mood in constraints.moods if mood in moods for kw in moods[mood].keywords}
-        return Query(text=text, constraints=constraints, exclude=set(self.state.mentioned), anchor_items=anchors,
-                     boost_nodes=boost)
+        shown = set(self.state.shown) if self.settings.exclude_shown else set()
+        return Query(text=text, constraints=constraints, exclude=self.state.mentioned | shown,
+                     anchor_items=anchors, boost_nodes=boost, focus_genres=dict(self.state.focus))
 
-    def _record(self, message: str, signals: Signals, reply: Reply, cards: list[ShownCard]) -> int:
-        return self.store.record_turn(self.user_id, self.session_id, message, signals, reply.text,
-                                      reply.action, cards)
+    def _record(self, message: str, signals: Signals, reply: Reply, notes: list[str]) -> int | None:
+        """Store the turn; None (and a note for the user) when the store fails."""
+        try:
+            return self.store.record_turn(self.user_id, self.session_id, message, signals.profile_update(), reply.text,
+                                          reply.action, [])
+        except StoreError as error:
+            _note_unsaved(notes, error)
+            return None
 
-    def _recommend_text(self, signals: Signals, profile: Profile, cards: list[Card]) -> tuple[str, list[str]]:
-        """The reply's words, and the chips of the onboarding follow-up question when one is still open."""
-        if not cards:
-            return ("I couldn't find anything that fits all of that. Try loosening a constraint, "
-                    "or say \"start over\".", [])
+    def _recommend_text(self, signals: Signals, profile: Profile) -> tuple[str, list[str]]:
+        """The reply's words for a turn with cards, and the chips of the onboarding follow-up question when one
+        is still open."""
         heard = _acknowledge(signals)
         if not profile.liked() and self.state.constraints.is_empty:
             lead = "Here are some popular, varied picks to start with"
+        elif signals.intent == Intent.RECOMMEND and self.state.shown and signals.constraints.is_empty \
+                and not signals.preferences:
+            lead = "Here are some new picks"
         else:
             lead = "Here are a few picks for you"
         text = f"{heard} {lead}.".strip()
+        if signals.constraints.family is False:
+            text = f"{FAMILY_OFF} {text}"
+        elif self.state.constraints.family:
+            text = f"{FAMILY_ON} {text}"
         asked = max(self.state.questions_asked, 1)
         follow = self.assistant.onboarding.question(asked) if asked < self._questions_total() else None
         if follow is not None and profile.novelty is None and self.state.constraints.is_empty:
@@ -259,17 +318,17 @@ class ChatSession:
             return f"{text} {follow.text}", list(follow.chips)
         return text, []
 
-    def _explain_reply(self, item_id: str, signals: Signals) -> Reply:
-        view = self.why(item_id)
-        profile = self.profile()
+    def _explain_reply(self, item_id: str, signals: Signals, notes: list[str]) -> Reply:
+        profile = self._read_profile(notes)
+        view = self.why(item_id, profile)
         if view is None:
-            return Reply("explain", "I don't know that title, so I can't say why.", profile=profile)
+            return Reply("explain", "I don't know that title, so I can't say why.", profile=profile, notes=notes)
         lines = [f"Why {view.item.label}: {view.explanation.text if view.explanation else ''}".strip()]
         lines += [f"• {text}" for text in view.path_texts[:3]]
         lines += [f"• May not fit: {c}" for c in view.evidence.cautions[:2]]
         card = Card(view.item.item_id, view.item.title, view.item.year, list(view.item.genres),
                     view.explanation.text, view.explanation.grounded, view.explanation.source)
-        return Reply("explain", "\n".join(lines), cards=[card], profile=profile, notes=signals.notes)
+        return Reply("explain", "\n".join(lines), cards=[card], profile=profile, notes=notes)
 
 
 def _card(candidate: Candidate) -> Card:
@@ -277,10 +336,29 @@ def _card(candidate: Candidate) -> Card:
     return Card(item.item_id, item.title, item.year, list(item.genres), score=round(candidate.score, 6))
 
 
-def _merge_constraints(old: Constraints, new: Constraints) -> Constraints:
-    """A constraint said this turn replaces the same kind of constraint said before; others carry over."""
-    if new.is_empty:
+NO_CARDS = ("I couldn't find anything that fits all of that. Try loosening a constraint, "
+            "or say \"start over\".")
+
+
+def _note_unsaved(notes: list[str], error: StoreError) -> None:
+    log.warning("profile store failed during a turn: %s", error)
+    note = UNSAVED_NOTE.format(error=error)
+    if note not in notes:
+        notes.append(note)
+
+
+def _merge_constraints(old: Constraints, new: Constraints, moods: dict[str, Mood]) -> Constraints:
+    """A constraint said this turn replaces the same kind of constraint said before; others carry over.
+    "Grown-ups only" lifts the family flag and the family mood's genre limits with it."""
+    if new.is_empty and new.family is None:
         return old
+    if new.family is False and FAMILY_MOOD in old.moods and FAMILY_MOOD in moods:
+        family = moods[FAMILY_MOOD]
+        kept = [m for m in old.moods if m != FAMILY_MOOD]
+        others = {g for name in kept if name in moods for g in moods[name].include}
+        old = Constraints(old.year_min, old.year_max,
+                          [g for g in old.include_genres if g not in family.include or g in others],
+                          [g for g in old.exclude_genres if g not in family.exclude], kept, old.family)
     include = new.include_genres or old.include_genres
     exclude = sorted(set(old.exclude_genres) - set(new.include_genres) | set(new.exclude_genres))
     return Constraints(
@@ -289,14 +367,31 @@ def _merge_constraints(old: Constraints, new: Constraints) -> Constraints:
         include_genres=[g for g in include if g not in exclude],
         exclude_genres=exclude,
         moods=new.moods or old.moods,
+        family=new.family if new.family is not None else old.family,
     )
 
 
+def _focus(constraints: Constraints, signals: Signals, moods: dict[str, Mood]) -> dict[str, float]:
+    """Genres of the latest request, 0..1: a mood's main genre and a genre named outright count 1, a mood's
+    other genres 0.5 (the family mood's are left to the family filter's own preference)."""
+    focus = {genre: 0.5 for genre in constraints.include_genres}
+    for name in constraints.moods:
+        mood = moods.get(name)
+        if mood is not None and mood.include and name != FAMILY_MOOD:
+            focus[mood.include[0]] = 1.0
+    for preference in signals.preferences:
+        genre = preference.node_id.removeprefix("genre:")
+        if preference.kind == "genre" and preference.polarity > 0 and genre in focus:
+            focus[genre] = 1.0
+    return {genre: weight for genre, weight in focus.items() if genre not in constraints.exclude_genres}
+
+
 def _with_preferences(profile: Profile, signals: Signals) -> Profile:
-    """The profile as it will be after this turn's preferences, for the policy's decision only."""
+    """The profile as it will be after this turn's preferences (without the store's decay): for the policy's
+    decision, the reply's words, and the cards of a turn the store could not save."""
     extra = [ProfileEntry(p.node_id, p.kind, p.label, p.polarity, p.strength) for p in signals.preferences]
-    return Profile(profile.user_id, profile.entries + extra, set(profile.seen), set(profile.rejected),
-                   list(profile.shown), profile.turns, profile.novelty)
+    return Profile(profile.user_id, profile.entries + extra, set(profile.seen) | set(signals.seen),
+                   set(profile.rejected), list(profile.shown), profile.turns, signals.novelty or profile.novelty)
 
 
 def _acknowledge(signals: Signals) -> str:
@@ -306,17 +401,11 @@ def _acknowledge(signals: Signals) -> str:
     moods = [p.label for p in signals.preferences if p.kind == "mood" and p.polarity > 0]
     parts = []
     if likes:
-        parts.append(f"you like {_join(likes)}")
+        parts.append(f"you like {join_words(likes)}")
     if dislikes:
-        parts.append(f"you're not into {_join(dislikes)}")
+        parts.append(f"you're not into {join_words(dislikes)}")
     if moods:
-        parts.append(f"you're in the mood for something {_join(moods)}")
+        parts.append(f"you're in the mood for something {join_words(moods)}")
     if signals.seen:
         parts.append(f"you've seen {len(signals.seen)} of those")
     return f"Noted: {'; '.join(parts)}." if parts else ""
-
-
-def _join(labels: list[str]) -> str:
-    labels = list(dict.fromkeys(labels))
-    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
-

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from core.mention import Mention
+from core.preferences import Constraints, Preference, ProfileUpdate
+
 
 class Intent(str, Enum):
     GREET = "greet"
@@ -14,42 +17,6 @@ class Intent(str, Enum):
     RESET = "reset"               # "start over"
     INFORM = "inform"             # states tastes/seen/mood without asking
     UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class Mention:
-    """A span of the message linked to a knowledge-graph node."""
-
-    node_id: str
-    kind: str  # item | person | genre | keyword | decade
-    label: str
-    surface: str
-    start: int
-    end: int
-    score: float = 1.0
-
-
-@dataclass(frozen=True)
-class Preference:
-    node_id: str
-    kind: str  # item | person | genre | keyword | decade | mood
-    label: str
-    polarity: int  # +1 like, -1 dislike
-    strength: float = 1.0
-
-
-@dataclass
-class Constraints:
-    year_min: int | None = None
-    year_max: int | None = None
-    include_genres: list[str] = field(default_factory=list)
-    exclude_genres: list[str] = field(default_factory=list)
-    moods: list[str] = field(default_factory=list)
-    """Mood words as said ("light", "dark", "funny"); nlu maps them to genres/keywords in include/exclude."""
-
-    @property
-    def is_empty(self) -> bool:
-        return not (self.year_min or self.year_max or self.include_genres or self.exclude_genres or self.moods)
 
 
 @dataclass
@@ -68,3 +35,7 @@ class Signals:
     """"familiar" or "new" if the user said which they want."""
     notes: list[str] = field(default_factory=list)
     """Things to tell the user about their input (e.g. "your message was truncated")."""
+
+    def profile_update(self) -> ProfileUpdate:
+        """What this message teaches the profile store."""
+        return ProfileUpdate(tuple(self.preferences), tuple(self.seen), self.novelty)

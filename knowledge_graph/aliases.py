@@ -11,107 +11,54 @@ long aliases, so that a correction is never a guess between two real words.
 from __future__ import annotations
 
 import bisect
+import json
 import logging
 import re
 import time
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Collection
+from pathlib import Path
+from typing import Iterable
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
-from conversation.signals import Mention
+from core.ids import item_node
+from core.item import Item
+from core.mention import Mention
+from core.vocabulary import DECADE_WORDS, GENERIC_KEYWORDS, Kind
 from knowledge_graph.graph import KnowledgeGraph
-from recommender.catalog import Catalog, split_title_year
 
 log = logging.getLogger(__name__)
 
-# Function words: never a mention on their own; a title made only of them needs quotes or a year.
-_STOP = frozenset("""
-a an the and or but nor of to in on at by for with from as is am are was were be been being i if so not no
-do does did has have had than then that this these those s t oh ok okay hi hey lol re ve ll d m
-""".split())
+LEXICON_PATH = Path(__file__).resolve().parent.parent / "assets" / "linker_lexicon.json"
+"""The linker's words as data: function words, everyday words, topic words, genre synonyms, name particles."""
 
-# Everyday words that are also titles, names or keywords. A single one links only with a cue; a title made only
-# of these ("Get Out", "About Time") needs one too. Ordinary words seen lowercase in the catalog's descriptions
-# are added at build time; this list covers the short, frequent ones a 12k-film catalog describes too rarely.
-_COMMON = frozenset("""
-it up her him his she he they them us we you me my your our their its who what which when where why how
-all any some none one two three four five six seven eight nine ten eleven twelve first last next other others
-yes yeah no maybe actually probably please thanks thank sure fine good great bad better best worse worst nice cool fun funny
-love loved like liked hate hated want wanted need needed watch watched watching see seen saw look looking
-movie movies film films flick show shows series thing things something anything nothing everything stuff
-go going gone went get got getting make made take taken give given come came run running drive driving
-ride walk stay stop start leave left keep kept let lost found find say said tell told think thought know
-knew feel felt mean means try tried play played work home house room door bed car cars road street city
-heat cold hot warm dark light big small little old new young long short high low fast slow hard easy
-friend friends family mother father mom dad son daughter brother sister wife husband baby kid kids boy girl
-man men woman women people person life death live alive dead time times day days night nights week year
-years today tomorrow yesterday now then soon again ever never always still just only also very really
-much many more most less few lot lots enough same different real true false right wrong together alone
-away back here there where everywhere somewhere nowhere out over under inside outside between before after
-during while until since about around through across against without within upon into onto off down
-story stories end beginning world earth sky sea water fire ice air land war peace game games party music
-song songs dance money job school class team power heart mind soul body face eyes hand hands head blood
-happy sad angry scared afraid lonely crazy wild free safe sweet beautiful pretty ugly strange weird
-may might must shall should would could can will wo don doesn didn isn wasn aren weren won shouldn
-bet believe wish hope dream dreams faith trust truth lie lies secret secrets promise chance luck fate
-change changes choice rules rule order chaos trouble problem help save saved rescue escape chase hunt
-signs sign wanted taken split glass mirror bridge river island mountain desert jungle forest garden
-spring summer fall autumn winter morning evening midnight noon sunday monday friday weekend holiday
-christmas halloween birthday wedding funeral date dates kiss touch ghost ghosts monster monsters alien
-aliens robot robots zombie zombies vampire vampires king queen prince princess boss chief doctor nurse
-teacher student lawyer judge police cop cops soldier soldiers hero heroes star stars fan fans artist
-white black red blue green yellow gold silver brown grey gray pink orange purple
-""".split())
+
+def _load_lexicon(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {name: entry.get("words", entry.get("phrases")) for name, entry in data.items() if name[0] != "_"}
+    except (OSError, ValueError, AttributeError) as exc:
+        raise RuntimeError(f"linker lexicon {path} is unreadable ({exc.__class__.__name__}: {exc}): restore it with "
+                           f"`git checkout -- assets/{path.name}`") from exc
+
+
+_LEXICON = _load_lexicon(LEXICON_PATH)
+_STOP = frozenset(_LEXICON["function_words"])
+_COMMON = frozenset(_LEXICON["everyday_words"])
+_TOPIC_WORDS = frozenset(_LEXICON["topic_words"])
+_MEDIA_SUFFIXES = tuple(_LEXICON["media_suffixes"])
+_GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {phrase: tuple(genres)
+                                               for phrase, genres in _LEXICON["genre_synonyms"].items()}
+_GENRES_NEEDING_SUFFIX = frozenset(_LEXICON["genres_needing_suffix"])
+_SURNAME_PARTICLES = frozenset(_LEXICON["surname_particles"])
+_NAME_SUFFIXES = frozenset(_LEXICON["name_suffixes"])
 
 _QUOTES = "\"'“”‘’«»`"
 
-_MEDIA_SUFFIXES = ("movie", "movies", "film", "films", "flick", "flicks")
-
-# Genre phrases people use, to the catalog genres they mean ("rom-com" is both Romance and Comedy).
-_GENRE_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "sci fi": ("Science Fiction",), "scifi": ("Science Fiction",), "science fiction": ("Science Fiction",),
-    "romantic": ("Romance",), "romances": ("Romance",), "love stories": ("Romance",),
-    "rom com": ("Romance", "Comedy"), "romcom": ("Romance", "Comedy"), "rom coms": ("Romance", "Comedy"),
-    "romcoms": ("Romance", "Comedy"), "romantic comedy": ("Romance", "Comedy"),
-    "romantic comedies": ("Romance", "Comedy"),
-    "comedies": ("Comedy",), "comedic": ("Comedy",),
-    "scary": ("Horror",), "slasher": ("Horror",), "slashers": ("Horror",),
-    "animated": ("Animation",), "cartoon": ("Animation",), "cartoons": ("Animation",), "anime": ("Animation",),
-    "documentaries": ("Documentary",), "docs": ("Documentary",), "docudrama": ("Documentary", "Drama"),
-    "thrillers": ("Thriller",), "dramas": ("Drama",), "dramatic": ("Drama",),
-    "mysteries": ("Mystery",), "whodunit": ("Mystery",), "whodunnit": ("Mystery",),
-    "fantasies": ("Fantasy",), "adventures": ("Adventure",), "gangster": ("Crime",),
-    "family friendly": ("Family",), "kids": ("Family",), "children s": ("Family",), "childrens": ("Family",),
-    "musicals": ("Musical",), "westerns": ("Western",), "historical": ("History",),
-    "period piece": ("History",), "period pieces": ("History",), "period drama": ("History", "Drama"),
-    "period dramas": ("History", "Drama"), "concert": ("Music",), "noir": ("Film Noir",),
-    "neo noir": ("Film Noir",), "made for tv": ("TV Movie",),
-}
-
-# Genre names that are everyday words: they link only as "<genre> movies" ("family movies", "war films").
-_GENRES_NEEDING_SUFFIX = frozenset({"family", "war", "music", "history", "tv movie", "kids", "concert"})
-
-# Keywords too generic to be a taste on their own.
-_GENERIC_KEYWORDS = frozenset({"sequel", "remake", "based on novel", "biography", "suspense"})
-
-# Everyday words that are still a subject people ask for ("zombies", "revenge"); other everyday words never
-# link as a keyword on their own ("I love X" must not become keyword:love, "the return of" keyword:return).
-_TOPIC_WORDS = frozenset("""
-alien aliens police wedding vampire vampires monster monsters zombie zombies robot robots ghost ghosts
-christmas halloween island jungle desert soldier soldiers princess prince queen lawyer doctor nurse
-teacher cop cops judge war escape rescue chase revenge murder heist prison spy space sport sports dinosaur
-pirate magic witch dragon shark samurai ninja boxing football baseball basketball dog cat horse superhero
-""".split())
-
-_DECADE_WORDS = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950, "sixties": 1960,
-                 "seventies": 1970, "eighties": 1980, "nineties": 1990}
-
-_KIND_ORDER = {"genre": 0, "decade": 1, "person": 2, "item": 3, "keyword": 4}
-"""When one phrase names several kinds, the earlier kind wins ("Romance" is the genre, not the 1999 film)."""
+_PRECEDENCE = {kind: kind.link_precedence for kind in Kind}
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|&")
 _YEAR_AFTER = re.compile(r"\s*\(\s*((?:18|19|20)\d\d)\s*\)|\s+((?:19|20)\d\d)\b(?!['’]?s)")
@@ -148,7 +95,7 @@ def _key(text: str) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class _Target:
     node_id: str
-    kind: str
+    kind: Kind
     label: str
     mode: str
     tier: int
@@ -183,12 +130,12 @@ class AliasIndex:
             if len(token) >= 5 and token.isalpha():
                 for variant in _deletes(token):
                     self._deletes[variant].append(token)
-        self._fuzzy_choices: dict[str, tuple[list[str], list[tuple[str, ...]]]] = {}
 
     # --- building -------------------------------------------------------------------------------------
     @classmethod
-    def build(cls, catalog: Catalog, kg: KnowledgeGraph) -> "AliasIndex":
+    def build(cls, catalog: Iterable[Item], kg: KnowledgeGraph) -> "AliasIndex":
         started = time.perf_counter()
+        catalog = list(catalog)
         lowercase_docs: Counter[str] = Counter()
         for item in catalog:
             lowercase_docs.update({w for w in _TOKEN.findall(item.description) if w.islower()})
@@ -232,33 +179,6 @@ class AliasIndex:
             chosen.append(candidate)
         chosen.sort(key=lambda c: c.start)
         return [mention for candidate in chosen for mention in candidate.mentions]
-
-    def lookup(self, label: str, kinds: Collection[str] | None = None) -> Mention | None:
-        """The node a whole string names (a quick-pick chip, "why Arrival"), exact first, then a close spelling."""
-        title, year = split_title_year(label)
-        key = _key(title)
-        if not key:
-            return None
-        targets = [t for t in self._targets.get(key, ()) if kinds is None or t.kind in kinds]
-        score = 1.0
-        if not targets:
-            key, score = self._closest_key(" ".join(key), kinds)
-            targets = [t for t in self._targets.get(key, ()) if kinds is None or t.kind in kinds]
-        picked = _pick(targets, year)
-        if not picked:
-            return None
-        return Mention(picked[0].node_id, picked[0].kind, picked[0].label, label, 0, len(label), score)
-
-    def _closest_key(self, query: str, kinds: Collection[str] | None) -> tuple[tuple[str, ...], float]:
-        """The fuzzy-linkable key closest to query (empty when none is close), with its similarity 0..1."""
-        cache_key = ",".join(sorted(kinds)) if kinds else "*"
-        if cache_key not in self._fuzzy_choices:
-            keys = [k for k, ts in self._targets.items()
-                    if any(t.fuzzy_ok and (kinds is None or t.kind in kinds) for t in ts)]
-            self._fuzzy_choices[cache_key] = ([" ".join(k) for k in keys], keys)
-        strings, keys = self._fuzzy_choices[cache_key]
-        best = process.extractOne(query, strings, scorer=fuzz.ratio, score_cutoff=88)
-        return (keys[best[2]], best[1] / 100) if best else ((), 0.0)
 
     def _options(self, words: list[str]) -> list[list[tuple[str, int]]]:
         """For each token, the alias tokens it may stand for, with their edit counts: itself; without a
@@ -317,7 +237,7 @@ class AliasIndex:
         picked = _pick(allowed, year)
         if not picked:
             return None
-        if year is not None and picked[0].kind == "item":
+        if year is not None and picked[0].kind == Kind.ITEM:
             end = year_end
             j = bisect.bisect_left(starts, end)
         if picked[0].tier:
@@ -353,25 +273,26 @@ class AliasIndex:
                 if not gap.strip():
                     return False
         # A capitalized everyday word is weak evidence for an obscure film that happens to share it.
-        return j - i > 1 or target.kind != "item" or target.popularity >= 0.6
+        return j - i > 1 or target.kind != Kind.ITEM or target.popularity >= 0.6
 
 
 def _pick(targets: list[_Target], year: int | None) -> list[_Target]:
     """The targets a phrase stands for: items narrowed by the year, else the most popular of the best tier."""
     if not targets:
         return []
-    items = [t for t in targets if t.kind == "item"]
+    items = [t for t in targets if t.kind == Kind.ITEM]
     if year is not None and items:
         dated = [t for t in items if t.year == year] or [t for t in items if t.year and abs(t.year - year) <= 1]
         if dated:
             return [max(dated, key=lambda t: (t.year == year, -t.tier, t.popularity))]
         # The user named a film of that year the catalog does not hold: a namesake would be a wrong answer.
-        targets = [t for t in targets if t.kind != "item"]
+        targets = [t for t in targets if t.kind != Kind.ITEM]
         if not targets:
             return []
-    best_kind = min(_KIND_ORDER[t.kind] for t in targets)
-    same_kind = [t for t in targets if _KIND_ORDER[t.kind] == best_kind]
-    if same_kind[0].kind in ("genre", "decade"):
+    # When one phrase names several kinds, one kind wins ("Romance" is the genre, not the 1999 film).
+    best_kind = min(_PRECEDENCE[t.kind] for t in targets)
+    same_kind = [t for t in targets if _PRECEDENCE[t.kind] == best_kind]
+    if same_kind[0].kind in (Kind.GENRE, Kind.DECADE):
         # "rom-com" stands for both of its genres.
         return list({t.node_id: t for t in same_kind}.values())
     return [min(same_kind, key=lambda t: (t.tier, -t.popularity))]
@@ -414,9 +335,9 @@ class _Builder:
                 return
         existing.append(target)
 
-    def add_items(self, catalog: Catalog, kg: KnowledgeGraph) -> None:
+    def add_items(self, catalog: Iterable[Item], kg: KnowledgeGraph) -> None:
         for item in catalog:
-            node = kg.item_node(item.item_id)
+            node = item_node(item.item_id)
             if node not in kg:
                 continue
             label = kg.label(node)
@@ -427,20 +348,20 @@ class _Builder:
                     if not key:
                         continue
                     mode = self._mode(key)
-                    self.add(variant, _Target(node, "item", label, mode, variant_tier, item.popularity, item.year,
+                    self.add(variant, _Target(node, Kind.ITEM, label, mode, variant_tier, item.popularity, item.year,
                                               fuzzy_ok=mode == FREE and variant_tier < 2))
 
     def add_people(self, kg: KnowledgeGraph) -> None:
         surnames: dict[tuple[str, ...], list[tuple[int, str]]] = defaultdict(list)
-        for node in kg.nodes_of_kind("person"):
+        for node in kg.nodes_of_kind(Kind.PERSON):
             name = kg.label(node)
             films = kg.degree(node)
             key = _key(name)
             if len(key) >= 2:
                 mode = self._mode(key)
-                self.add(name, _Target(node, "person", name, mode, 0, float(films), fuzzy_ok=mode == FREE))
+                self.add(name, _Target(node, Kind.PERSON, name, mode, 0, float(films), fuzzy_ok=mode == FREE))
             elif key and films >= 2 and key[0] not in self.common:
-                self.add(name, _Target(node, "person", name, CAPITAL, 0, float(films)))
+                self.add(name, _Target(node, Kind.PERSON, name, CAPITAL, 0, float(films)))
             if films >= 3 and len(key) >= 2:
                 surnames[_surname(name)].append((films, node))
         for surname, people in surnames.items():
@@ -451,10 +372,10 @@ class _Builder:
             if len(people) == 1 or people[0][0] >= 2 * people[1][0]:
                 films, node = people[0]
                 label = kg.label(node)
-                self.add(" ".join(surname), _Target(node, "person", label, CAPITAL, 2, float(films)))
+                self.add(" ".join(surname), _Target(node, Kind.PERSON, label, CAPITAL, 2, float(films)))
 
     def add_genres(self, kg: KnowledgeGraph) -> None:
-        genres = {kg.label(node).lower(): node for node in kg.nodes_of_kind("genre")}
+        genres = {kg.label(node).lower(): node for node in kg.nodes_of_kind(Kind.GENRE)}
         phrases: dict[str, tuple[str, ...]] = {name: (name,) for name in genres}
         for phrase, names in _GENRE_SYNONYMS.items():
             phrases[phrase] = tuple(n.lower() for n in names)
@@ -467,17 +388,17 @@ class _Builder:
                 forms.append(phrase)
             for form in forms:
                 for node in nodes:
-                    self.add(form, _Target(node, "genre", kg.label(node), FREE, 0))
+                    self.add(form, _Target(node, Kind.GENRE, kg.label(node), FREE, 0))
 
     def add_keywords(self, kg: KnowledgeGraph) -> None:
-        for node in kg.nodes_of_kind("keyword"):
+        for node in kg.nodes_of_kind(Kind.KEYWORD):
             keyword = kg.label(node)
             key = _key(keyword)
-            if (not key or keyword in _GENERIC_KEYWORDS or kg.degree(node) < 3
+            if (not key or keyword in GENERIC_KEYWORDS or kg.degree(node) < 3
                     or (len(key) == 1 and (key[0] in _STOP or len(key[0]) < 4
                                          or (key[0] in self.very_common and key[0] not in _TOPIC_WORDS)))):
                 continue
-            target = _Target(node, "keyword", keyword, FREE, 1)
+            target = _Target(node, Kind.KEYWORD, keyword, FREE, 1)
             forms = [key, key[:-1] + (key[-1] + "s",), key[:-1] + (key[-1] + "es",)]
             for form in forms:
                 self.add_key(form, target)
@@ -485,8 +406,8 @@ class _Builder:
                     self.add_key(form + (suffix,), target)
 
     def add_decades(self, kg: KnowledgeGraph) -> None:
-        words = {year: word for word, year in _DECADE_WORDS.items()}
-        for node in kg.nodes_of_kind("decade"):
+        words = {year: word for word, year in DECADE_WORDS.items()}
+        for node in kg.nodes_of_kind(Kind.DECADE):
             label = kg.label(node)
             start = int(label[:4])
             forms = [label]
@@ -496,17 +417,17 @@ class _Builder:
                 forms.append("00s")
             for form in forms:
                 for phrase in (form, f"the {form}"):
-                    self.add(phrase, _Target(node, "decade", label, FREE, 0))
+                    self.add(phrase, _Target(node, Kind.DECADE, label, FREE, 0))
 
 
 def _surname(name: str) -> tuple[str, ...]:
     """Last name with its particles ("del Toro"), without initials or suffixes ("Jr.")."""
-    parts = [p for p in name.split() if p.rstrip(".").lower() not in {"jr", "sr", "ii", "iii"}]
+    parts = [p for p in name.split() if p.rstrip(".").lower() not in _NAME_SUFFIXES]
     if len(parts) < 2:
         return ()
     surname = [parts[-1]]
     for part in reversed(parts[1:-1]):
-        if part.lower() in {"de", "del", "della", "da", "di", "van", "von", "der", "le", "la", "du"}:
+        if part.lower() in _SURNAME_PARTICLES:
             surname.insert(0, part)
         else:
             break

@@ -1,8 +1,9 @@
 """The knowledge graph: items linked to their people (by role), genres, shared keywords and decade.
 
-Node ids are "item:<item_id>", "person:<Full Name>", "genre:<Genre>", "keyword:<keyword>" and "decade:1990s";
-every node carries `kind` and `label`, item nodes also `popularity`. Edges join an item to an attribute and carry
-`relations`, a tuple of relation names (a person who directed and wrote an item has one edge with both).
+Node ids are core.ids strings: "item:<item_id>", "person:<Full Name>", "genre:<Genre>", "keyword:<keyword>" and
+"decade:1990s"; every node carries `kind` (a core.vocabulary.Kind value) and `label`, item nodes also `popularity`.
+Edges join an item to an attribute and carry `relations`, a tuple of core.vocabulary.Relation values (a person who
+directed and wrote an item has one edge with both).
 """
 
 from __future__ import annotations
@@ -15,20 +16,11 @@ from typing import Iterable
 import networkx as nx
 from tqdm import tqdm
 
-from recommender.catalog import Catalog
+from core.ids import item_node, node_id
+from core.item import Item
+from core.vocabulary import PRODUCTION_KEYWORDS, Kind, Relation
 
 log = logging.getLogger(__name__)
-
-ROLE_RELATIONS = {"director": "directed_by", "star": "stars", "writer": "written_by", "composer": "composed_by"}
-"""Catalog role -> relation name on the item–person edge."""
-
-RELATION_ORDER = ("directed_by", "written_by", "stars", "composed_by", "has_keyword", "has_genre", "from_decade")
-"""Relations from most to least telling, for picking the one relation to show on an edge."""
-
-_NON_CONTENT_KEYWORDS = frozenset({
-    # TMDB production tags: they say nothing about what a film is like, so they make poor evidence.
-    "duringcreditsstinger", "aftercreditsstinger", "woman director", "3d", "independent film",
-})
 
 _FORMAT = "liner-notes-kg-1"
 
@@ -43,33 +35,29 @@ class KnowledgeGraph:
 
     # --- building and persistence ---------------------------------------------------------------------
     @classmethod
-    def build(cls, catalog: Catalog, progress: bool = True) -> "KnowledgeGraph":
+    def build(cls, items: Iterable[Item], progress: bool = True) -> "KnowledgeGraph":
+        items = list(items)
         keyword_counts: dict[str, int] = {}
-        for item in catalog:
+        for item in items:
             for keyword in set(item.keywords):
                 keyword_counts[keyword] = keyword_counts.get(keyword, 0) + 1
         # A keyword on a single item links nothing to anything: it would only add dead-end nodes.
-        shared = {k for k, n in keyword_counts.items() if n >= 2 and k not in _NON_CONTENT_KEYWORDS}
+        shared = {k for k, n in keyword_counts.items() if n >= 2 and k not in PRODUCTION_KEYWORDS}
 
         graph = nx.Graph()
-        for item in tqdm(catalog, desc="knowledge graph", unit="item", disable=not progress):
-            node = cls.item_node(item.item_id)
-            graph.add_node(node, kind="item", label=item.label, popularity=item.popularity)
+        for item in tqdm(items, desc="knowledge graph", unit="item", disable=not progress):
+            node = item_node(item.item_id)
+            graph.add_node(node, kind=Kind.ITEM.value, label=item.label, popularity=item.popularity)
             edges: dict[str, list[str]] = {}
-            for role, name in item.all_people():
-                person = f"person:{name}"
-                graph.add_node(person, kind="person", label=name)
-                edges.setdefault(person, []).append(ROLE_RELATIONS[role])
-            for genre in item.genres:
-                graph.add_node(f"genre:{genre}", kind="genre", label=genre)
-                edges.setdefault(f"genre:{genre}", []).append("has_genre")
-            for keyword in item.keywords:
-                if keyword in shared:
-                    graph.add_node(f"keyword:{keyword}", kind="keyword", label=keyword)
-                    edges.setdefault(f"keyword:{keyword}", []).append("has_keyword")
+            attributes = [(Relation.for_role(role), name) for role, name in item.all_people()]
+            attributes += [(Relation.HAS_GENRE, genre) for genre in item.genres]
+            attributes += [(Relation.HAS_KEYWORD, keyword) for keyword in item.keywords if keyword in shared]
             if item.decade:
-                graph.add_node(f"decade:{item.decade}", kind="decade", label=item.decade)
-                edges.setdefault(f"decade:{item.decade}", []).append("from_decade")
+                attributes.append((Relation.FROM_DECADE, item.decade))
+            for relation, label in attributes:
+                other = node_id(relation.target, label)
+                graph.add_node(other, kind=relation.target.value, label=label)
+                edges.setdefault(other, []).append(relation.value)
             for other, relations in edges.items():
                 graph.add_edge(node, other, relations=tuple(dict.fromkeys(relations)))
         log.info("knowledge graph: %d nodes, %d edges", graph.number_of_nodes(), graph.number_of_edges())
@@ -98,14 +86,6 @@ class KnowledgeGraph:
         return cls(data["graph"])
 
     # --- lookups --------------------------------------------------------------------------------------
-    @staticmethod
-    def item_node(item_id: str) -> str:
-        return f"item:{item_id}"
-
-    @staticmethod
-    def item_id(node: str) -> str | None:
-        return node[5:] if node.startswith("item:") else None
-
     def __contains__(self, node: str) -> bool:
         return node in self.graph
 
@@ -115,15 +95,6 @@ class KnowledgeGraph:
     def kind(self, node: str) -> str:
         return self.graph.nodes[node]["kind"]
 
-    def neighbours(self, node: str, kind: str | None = None) -> list[str]:
-        if node not in self.graph:
-            return []
-        adjacent = self.graph.adj[node]
-        if kind is None:
-            return list(adjacent)
-        nodes = self.graph.nodes
-        return [other for other in adjacent if nodes[other]["kind"] == kind]
-
     def degree(self, node: str) -> int:
         return len(self.graph.adj[node]) if node in self.graph else 0
 
@@ -132,5 +103,5 @@ class KnowledgeGraph:
         data = self.graph.get_edge_data(a, b)
         return data["relations"] if data else ()
 
-    def nodes_of_kind(self, kind: str) -> Iterable[str]:
+    def nodes_of_kind(self, kind: Kind) -> Iterable[str]:
         return (node for node, k in self.graph.nodes(data="kind") if k == kind)

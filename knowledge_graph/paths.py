@@ -12,33 +12,30 @@ import math
 from dataclasses import dataclass
 from typing import Iterable
 
-from knowledge_graph.graph import RELATION_ORDER, KnowledgeGraph
-
-_FORWARD_TEXT = {
-    "directed_by": "directed by", "stars": "starring", "written_by": "written by", "composed_by": "music by",
-    "has_genre": "genre", "has_keyword": "keyword", "from_decade": "from the",
-}
+from core.ids import item_node
+from core.vocabulary import Kind, Relation
+from knowledge_graph.graph import KnowledgeGraph
 
 
 @dataclass(frozen=True)
 class EvidencePath:
     nodes: tuple[str, ...]
     relations: tuple[str, ...]
-    """relations[i] names the edge nodes[i]–nodes[i + 1] (always in its item → attribute sense)."""
+    """relations[i] names the edge nodes[i]–nodes[i + 1] (a Relation value, always in its item → attribute
+    sense)."""
 
     def describe(self, kg: KnowledgeGraph) -> str:
         """"Arrival (2016) — directed by → Denis Villeneuve ← directed by — Sicario (2015)"."""
         parts = [kg.label(self.nodes[0])]
         for a, relation, b in zip(self.nodes, self.relations, self.nodes[1:]):
-            text = _FORWARD_TEXT.get(relation, relation.replace("_", " "))
-            arrow = f"— {text} →" if kg.kind(a) == "item" else f"← {text} —"
+            text = Relation(relation).phrase
+            arrow = f"— {text} →" if kg.kind(a) == Kind.ITEM else f"← {text} —"
             parts.append(f"{arrow} {kg.label(b)}")
         return " ".join(parts)
 
 
 def _relation(kg: KnowledgeGraph, a: str, b: str) -> str:
-    relations = kg.relations(a, b)
-    return min(relations, key=lambda r: RELATION_ORDER.index(r) if r in RELATION_ORDER else len(RELATION_ORDER))
+    return Relation.most_telling(kg.relations(a, b)).value
 
 
 def _path(kg: KnowledgeGraph, nodes: tuple[str, ...]) -> EvidencePath:
@@ -49,7 +46,7 @@ def evidence_paths(kg: KnowledgeGraph, sources: Iterable[str], target_item_id: s
                    limit: int = 3) -> list[EvidencePath]:
     """The `limit` most specific paths of at most max_hops edges from any source node to the target item, at
     most one per (source, node next to the target) so that the paths show different reasons."""
-    target = kg.item_node(target_item_id)
+    target = item_node(target_item_id)
     if target not in kg or max_hops < 1 or limit < 1:
         return []
     adj = kg.graph.adj
@@ -79,7 +76,7 @@ def evidence_paths(kg: KnowledgeGraph, sources: Iterable[str], target_item_id: s
     if max_hops >= 3:
         for source in sources:
             # Through a genre or decade every film is three hops from every other: only direct links count.
-            if source in adj[target] or kg.kind(source) in ("genre", "decade"):
+            if source in adj[target] or kg.kind(source) in (Kind.GENRE, Kind.DECADE):
                 continue
             near = adj[source]
             for middle in middles:
@@ -107,12 +104,3 @@ def _best_bridge(adj, source: str, middle: str, target: str) -> str | None:
                 best, best_degree = node, degree
     return best
 
-
-def shared_neighbours(kg: KnowledgeGraph, item_a: str, item_b: str) -> list[str]:
-    """Nodes both items link to (their people, keywords, genres, decade), most specific first."""
-    a, b = kg.item_node(item_a), kg.item_node(item_b)
-    if a not in kg or b not in kg:
-        return []
-    adj = kg.graph.adj
-    shared = [node for node in adj[a] if node in adj[b]]
-    return sorted(shared, key=lambda node: (len(adj[node]), node))

@@ -11,19 +11,28 @@ one rare keyword is often a coincidence.
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
 
+from core.ids import NodeId
+from core.vocabulary import Kind
 from knowledge_graph.graph import KnowledgeGraph
-from recommender.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
+class PageRankSettings(Protocol):
+    """The settings the walk reads (recommender.settings.Settings has them; this layer does not import it)."""
+
+    ppr_alpha: float
+    ppr_relation_weights: str
+    ppr_popularity_prior: float
+
+
 class PersonalizedPageRank:
-    def __init__(self, kg: KnowledgeGraph, settings: Settings | None = None):
-        settings = settings or Settings()
+    def __init__(self, kg: KnowledgeGraph, settings: PageRankSettings):
         self.default_alpha = settings.ppr_alpha
         relation_weights = _parse_weights(settings.ppr_relation_weights)
         nodes = list(kg.graph.nodes)
@@ -34,7 +43,7 @@ class PersonalizedPageRank:
         attrs = kg.graph.nodes
         for a, b, relations in kg.graph.edges(data="relations"):
             i, j = self.index[a], self.index[b]
-            attribute = j if attrs[a]["kind"] == "item" else i
+            attribute = j if attrs[a]["kind"] == Kind.ITEM else i
             relation = max(relation_weights.get(r, 1.0) for r in relations)
             weight = relation / np.log(2.0 + degree[attribute])
             rows += [i, j]
@@ -45,8 +54,8 @@ class PersonalizedPageRank:
         strength[strength == 0] = 1.0
         # Column j spreads node j's mass over its neighbours in proportion to edge weight.
         self.matrix = (adjacency @ sp.diags(1.0 / strength)).astype(np.float32).tocsr()
-        self.item_rows = np.array([i for i, node in enumerate(nodes) if attrs[node]["kind"] == "item"])
-        self.item_ids = [nodes[i][5:] for i in self.item_rows]
+        self.item_rows = np.array([i for i, node in enumerate(nodes) if attrs[node]["kind"] == Kind.ITEM])
+        self.item_ids = [NodeId.parse(nodes[i]).key for i in self.item_rows]
         popularity = np.array([attrs[nodes[i]]["popularity"] for i in self.item_rows])
         prior = (popularity + 0.05) ** settings.ppr_popularity_prior
         self.item_norm = (prior / np.sqrt(strength[self.item_rows])).astype(np.float32)

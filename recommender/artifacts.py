@@ -16,11 +16,13 @@ from typing import Callable, TypeVar
 
 import numpy as np
 
+from core.files import atomic_write
 from knowledge_graph.aliases import AliasIndex
 from knowledge_graph.graph import KnowledgeGraph
 from knowledge_graph.ppr import PersonalizedPageRank
 from recommender.catalog import Catalog, load_catalog
 from recommender.cooccurrence import Cooccurrence
+from recommender.embedding_asset import catalog_vectors, check_finite
 from recommender.encoder import Encoder
 from recommender.settings import Settings
 from recommender.vector_index import VectorIndex
@@ -52,15 +54,6 @@ def artifact_dir(settings: Settings, catalog: Catalog, encoder: Encoder) -> Path
     return settings.data_dir / "artifacts" / key
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _cached(path: Path, load: Callable[[Path], T]) -> T | None:
     """The loaded file, or None when it is absent or unreadable (then the caller rebuilds it)."""
     if not path.is_file():
@@ -77,6 +70,7 @@ def _load_vectors(path: Path, count: int) -> np.ndarray:
     vectors = np.load(path, allow_pickle=False)
     if vectors.ndim != 2 or vectors.shape[0] != count or vectors.dtype != np.float32:
         raise ValueError(f"expected ({count}, dim) float32, found {vectors.shape} {vectors.dtype}")
+    check_finite(vectors, str(path), "it is rebuilt")
     return vectors
 
 
@@ -131,23 +125,24 @@ def load_artifacts(settings: Settings, progress: bool = True, rebuild: bool = Fa
     vectors = None if rebuild else _cached(vectors_path, lambda p: _load_vectors(p, len(catalog)))
     vectors_built = vectors is None
     if vectors is None:
-        log.info("encoding %d items with %s", len(catalog), encoder.model_id)
-        vectors = encoder.encode([encoder.item_text(item) for item in catalog], progress=progress)
-        _atomic_write(vectors_path, lambda tmp: _save_vectors(vectors, tmp))
+        # Rows whose model and text match the shipped file are reused, so `liner ingest` of a changed catalog
+        # encodes only the items that changed.
+        vectors = catalog_vectors(catalog, encoder, settings.embeddings_path, progress=progress)
+        atomic_write(vectors_path, lambda tmp: _save_vectors(vectors, tmp))
     phase("embeddings (built)" if vectors_built else "embeddings (cached)")
 
     index_path = cache / _index_name(len(catalog), settings)
     index = None if vectors_built else _cached(index_path, lambda p: _load_index(p, vectors, settings))
     if index is None:
         index = VectorIndex.build(vectors, settings)
-        _atomic_write(index_path, index.save)
+        atomic_write(index_path, index.save)
     phase("index")
 
     graph_path = cache / "graph.pickle"
     kg = None if rebuild else _cached(graph_path, KnowledgeGraph.load)
     if kg is None:
         kg = KnowledgeGraph.build(catalog, progress=progress)
-        _atomic_write(graph_path, kg.save)
+        atomic_write(graph_path, kg.save)
     phase("knowledge graph")
 
     aliases = AliasIndex.build(catalog, kg)

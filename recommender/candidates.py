@@ -11,15 +11,16 @@ from typing import Iterable
 
 import numpy as np
 
-from conversation.signals import Constraints
+from core.preferences import Constraints
 from recommender.artifacts import Artifacts
+from recommender.audience import FamilyRules, load_family_rules
 from recommender.catalog import Item
-from recommender.profile import Profile
+from core.profile import Profile
 from recommender.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("dense", "kg", "cooc", "conversations", "popularity")
+SOURCES = ("dense", "kg", "cooc", "conversations", "popularity", "sequence")
 
 
 @dataclass
@@ -29,6 +30,9 @@ class Candidate:
     """Fused score (weighted reciprocal rank, adjusted by preferences)."""
     ranks: dict[str, int] = field(default_factory=dict)
     """Rank of the item in each source that proposed it (0 = first)."""
+    factor: float = 1.0
+    """Product of the turn's multiplicative adjustments (focus genres, family, preferences, unknown facts,
+    novelty) already in score; the learned ranker applies them to its own score."""
     llm_score: float | None = None
 
 
@@ -45,6 +49,9 @@ class Query:
     """Item ids to recommend *around* this turn ("more like X"), with weights; added to the profile's likes."""
     boost_nodes: dict[str, float] = field(default_factory=dict)
     """Graph nodes the turn favours without the user naming them (a mood's typical keywords), with weights."""
+    focus_genres: dict[str, float] = field(default_factory=dict)
+    """Genres of the latest mood or genre request (0..1): they re-rank by Settings.focus_genre_weight, so that
+    "something lighter now, funny please" outweighs a horror-heavy taste history."""
 
 
 @dataclass
@@ -78,6 +85,7 @@ class CandidateGenerator:
         self.settings = settings
         catalog = artifacts.catalog
         self._by_popularity = sorted(catalog.items, key=lambda item: -item.popularity)
+        self.family: FamilyRules = load_family_rules(settings.assets_dir)
 
     # --- sources ------------------------------------------------------------------------------------
     def _dense(self, profile: Profile, query: Query, liked_items: dict[str, float]) -> list[str]:
@@ -114,11 +122,18 @@ class CandidateGenerator:
         scores = self.artifacts.cooc.scores(liked_items, top_k=self.settings.candidates_per_source)
         return sorted(scores, key=scores.get, reverse=True)
 
+    def _sequence(self, liked_items: dict[str, float]) -> list[str]:
+        """What recommendation conversations bring up next after the liked items (ordered co-mentions)."""
+        if not liked_items:
+            return []
+        scores = self.artifacts.cooc.next_scores(liked_items, top_k=self.settings.candidates_per_source)
+        return sorted(scores, key=scores.get, reverse=True)
+
     def _popular(self, query: Query, ranked: Iterable[Item]) -> list[str]:
         """The first items of a popularity order that fit the constraints."""
         picked = []
         for item in ranked:
-            if _fits(item, query.constraints) and item.item_id not in query.exclude:
+            if self._fits(item, query.constraints) and item.item_id not in query.exclude:
                 picked.append(item.item_id)
                 if len(picked) >= self.settings.candidates_per_source:
                     break
@@ -146,10 +161,12 @@ class CandidateGenerator:
         lists["cooc"] = self._cooc(liked_items)
         lists["conversations"] = self._talked_about(query)
         lists["popularity"] = self._popular(query, self._by_popularity)
+        lists["sequence"] = self._sequence(liked_items)
         times.add("retrieve", started)
 
         weights = {"dense": s.weight_dense, "kg": s.weight_kg, "cooc": s.weight_cooc,
-                   "conversations": s.weight_conversations, "popularity": s.weight_popularity}
+                   "conversations": s.weight_conversations, "popularity": s.weight_popularity,
+                   "sequence": s.weight_sequence}
         if profile.novelty == "familiar":
             weights["popularity"] *= 2.0
         fused: dict[str, Candidate] = {}
@@ -172,12 +189,17 @@ class CandidateGenerator:
         result = []
         for candidate in fused.values():
             item = candidate.item
-            if not _fits(item, query.constraints):
+            if not self._fits(item, query.constraints):
                 continue
-            candidate.score *= _preference_factor(item, penalties)
-            candidate.score *= _unknown_factor(item, query.constraints, s.unknown_fact_factor)
+            factor = _focus_factor(item, query.focus_genres, s.focus_genre_weight)
+            factor *= _preference_factor(item, penalties)
+            factor *= _unknown_factor(item, query.constraints, s.unknown_fact_factor)
+            if query.constraints.family:
+                factor *= self.family.factor(item)
             if profile.novelty == "new":
-                candidate.score *= 1.0 - 0.5 * item.popularity
+                factor *= 1.0 - 0.5 * item.popularity
+            candidate.factor = factor
+            candidate.score *= factor
             result.append(candidate)
         if len(result) < s.cards and query.constraints.include_genres:
             # Too few items match the asked genres: relax that constraint rather than show nothing.
@@ -186,6 +208,10 @@ class CandidateGenerator:
         result.sort(key=lambda c: -c.score)
         times.add("filter", started)
         return result
+
+    def _fits(self, item: Item, constraints: Constraints) -> bool:
+        """The constraints' hard filter, the family one included (never relaxed)."""
+        return _fits(item, constraints) and (not constraints.family or self.family.suitable(item))
 
     def diversify(self, candidates: list[Candidate], n: int, diversity: float | None = None) -> list[Candidate]:
         """Maximal marginal relevance: trade the fused score against similarity to cards already picked."""
@@ -224,6 +250,13 @@ def _fits(item: Item, constraints: Constraints) -> bool:
         if constraints.include_genres and not set(item.genres) & set(constraints.include_genres):
             return False
     return True
+
+
+def _focus_factor(item: Item, focus: dict[str, float], weight: float) -> float:
+    """1 + weight × the strongest focus genre the item has (1 when it has none, or nothing is in focus)."""
+    if not focus or weight <= 0:
+        return 1.0
+    return 1.0 + weight * max((focus.get(genre, 0.0) for genre in item.genres), default=0.0)
 
 
 def _unknown_factor(item: Item, constraints: Constraints, penalty: float) -> float:

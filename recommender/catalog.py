@@ -8,70 +8,22 @@ import json
 import logging
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+import zlib
 from pathlib import Path
 from typing import Iterator
 
+from core.item import Item  # re-exported: the item type lives in the domain core
+
 log = logging.getLogger(__name__)
 
-ROLES = ("director", "star", "writer", "composer")
-"""People roles a catalog item may carry, in the order explanations prefer them."""
+
+SOURCE_ID_PREFIXES = {"movielens": "ml", "redial": "rd"}
+"""Catalog ids built from a source record's id ("ml6", "rd199038"). An item's `sources` value lists every record
+of that source merged into it, space-separated, and `Catalog.get` resolves all of their ids to the item."""
 
 
 class CatalogError(RuntimeError):
     """The catalog file is missing or unreadable; the message names the file and the fix."""
-
-
-@dataclass(frozen=True)
-class Item:
-    item_id: str
-    title: str
-    year: int | None
-    aliases: tuple[str, ...] = ()
-    """Other titles the item is known by ("Se7en", "12 Monkeys")."""
-    genres: tuple[str, ...] = ()
-    people: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    keywords: tuple[str, ...] = ()
-    description: str = ""
-    has_overview: bool = False
-    popularity: float = 0.0
-    """0..1, a percentile of rating counts and TMDB popularity (never of ReDial mentions)."""
-    sources: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        return f"{self.title} ({self.year})" if self.year else self.title
-
-    @property
-    def decade(self) -> str | None:
-        return f"{self.year // 10 * 10}s" if self.year else None
-
-    def all_people(self) -> list[tuple[str, str]]:
-        return [(role, name) for role in ROLES for name in self.people.get(role, ())]
-
-    def to_json(self) -> dict:
-        data = asdict(self)
-        data["aliases"] = list(self.aliases)
-        data["genres"] = list(self.genres)
-        data["keywords"] = list(self.keywords)
-        data["people"] = {role: list(names) for role, names in self.people.items()}
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Item":
-        return cls(
-            item_id=str(data["item_id"]),
-            title=str(data["title"]),
-            year=int(data["year"]) if data.get("year") else None,
-            aliases=tuple(data.get("aliases") or ()),
-            genres=tuple(data.get("genres") or ()),
-            people={role: tuple(names) for role, names in (data.get("people") or {}).items() if names},
-            keywords=tuple(data.get("keywords") or ()),
-            description=str(data.get("description") or ""),
-            has_overview=bool(data.get("has_overview")),
-            popularity=float(data.get("popularity") or 0.0),
-            sources={k: str(v) for k, v in (data.get("sources") or {}).items()},
-        )
 
 
 _ARTICLE_SUFFIX = re.compile(r"^(.*), (the|a|an|la|le|les|il|el|der|die|das)$", re.IGNORECASE)
@@ -112,6 +64,13 @@ class Catalog:
         self.source = source
         self.by_id = {item.item_id: item for item in items}
         self.index_of = {item.item_id: i for i, item in enumerate(items)}
+        self._canonical = {
+            f"{prefix}{record}": item.item_id
+            for item in items
+            for source, prefix in SOURCE_ID_PREFIXES.items()
+            for record in item.sources.get(source, "").split()
+        }
+        self._canonical.update((item.item_id, item.item_id) for item in items)
         self._by_title: dict[str, list[Item]] = {}
         for item in items:
             for name in {normalize_title(t) for t in (item.title, *item.aliases)}:
@@ -124,7 +83,13 @@ class Catalog:
         return iter(self.items)
 
     def get(self, item_id: str) -> Item | None:
-        return self.by_id.get(item_id)
+        """The item by its id or by the id of a record merged into it ("rd199038" -> Heat (1995))."""
+        canonical = self._canonical.get(item_id)
+        return self.by_id[canonical] if canonical else None
+
+    def canonical_id(self, item_id: str) -> str | None:
+        """The id an item is stored under, for its own id or a merged record's; None when unknown."""
+        return self._canonical.get(item_id)
 
     def find_title(self, title: str, year: int | None = None) -> Item | None:
         """Exact normalized title, with the year when given; without one, the most popular namesake."""
@@ -159,7 +124,8 @@ def load_catalog(path: Path) -> Catalog:
             for line_no, line in enumerate(handle, 1):
                 if line.strip():
                     items.append(Item.from_json(json.loads(line)))
-    except (OSError, EOFError, json.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
+    # zlib.error: a gzip header followed by garbage; OSError covers a bad header, EOFError a truncated file.
+    except (OSError, EOFError, zlib.error, json.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
         raise CatalogError(
             f"catalog file {path} is corrupt ({exc.__class__.__name__}: {exc}): restore it with "
             f"`git checkout -- {path}` or rebuild it with `liner build-assets --shared ../shared/data`"

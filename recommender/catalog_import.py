@@ -9,13 +9,15 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import io
 import json
 import logging
 import re
+import zlib
 from bisect import bisect_right
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from recommender.catalog import CatalogError, Item, normalize_title, write_catalog
 
@@ -27,11 +29,50 @@ FIELDS = ("id", "title", "year", "genres", "description", "director", "stars", "
 
 PEOPLE_ROLES = {"director": "director", "stars": "star", "writer": "writer", "composer": "composer"}
 
+FALLBACK_ENCODINGS = ("cp1252", "latin-1")
+"""Tried in order when a source is not UTF-8 (spreadsheet exports are often Windows-1252; Latin-1 decodes any
+byte, so the last one always succeeds)."""
 
-def _open_text(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8-sig")
-    return open(path, encoding="utf-8-sig", newline="")
+
+def _read_text(path: Path) -> str:
+    """The file's text: UTF-8 (with or without BOM), else the first fallback encoding that decodes it, with a
+    warning naming the file and the first line that is not UTF-8."""
+    try:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise CatalogError(f"cannot read catalog source {path} ({exc}): check the file, or give an uncompressed "
+                           "copy") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        for encoding in FALLBACK_ENCODINGS:
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            log.warning("%s is not UTF-8 (first at line %d, byte 0x%02x): read it as %s; if names look wrong, "
+                        "save it as UTF-8 and ingest again", path, line, data[exc.start], encoding)
+            return text
+        raise AssertionError("latin-1 decodes every byte")  # pragma: no cover
+
+
+def _read_csv(text: str, path: Path, delimiter: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """Rows of a CSV/TSV. Strict parsing: a quote that is never closed would otherwise swallow the following rows
+    into one field (one merged item); it is reported with the line where that field starts."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    records: list[list[str]] = []
+    start = 1
+    try:
+        for record in reader:
+            records.append(record)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise CatalogError(f"{path} line {start}: a quoted field starting there is not closed properly ({exc}, "
+                           f"found at line {reader.line_num}): add the missing quote, or double a quote inside a "
+                           "field (\"\"), then ingest again") from exc
+    columns = records[0] if records else []
+    return columns, [dict(zip(columns, record)) for record in records[1:] if record]
 
 
 def _format(path: Path) -> str:
@@ -47,20 +88,19 @@ def _format(path: Path) -> str:
 def _read_rows(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
     """(column names, rows). JSONL columns are the keys seen in any record."""
     kind = _format(path)
-    with _open_text(path) as handle:
-        if kind in {"csv", "tsv"}:
-            reader = csv.DictReader(handle, delimiter="\t" if kind == "tsv" else ",")
-            return list(reader.fieldnames or []), list(reader)
-        rows = []
-        for line_no, line in enumerate(handle, 1):
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise CatalogError(f"{path} line {line_no} is not valid JSON ({exc})") from exc
-                if not isinstance(record, dict):
-                    raise CatalogError(f"{path} line {line_no} is not a JSON object")
-                rows.append(record)
+    text = _read_text(path)
+    if kind in {"csv", "tsv"}:
+        return _read_csv(text, path, "\t" if kind == "tsv" else ",")
+    rows = []
+    for line_no, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CatalogError(f"{path} line {line_no} is not valid JSON ({exc})") from exc
+            if not isinstance(record, dict):
+                raise CatalogError(f"{path} line {line_no} is not a JSON object")
+            rows.append(record)
     columns = list(dict.fromkeys(key for record in rows for key in record))
     return columns, rows
 

@@ -6,12 +6,12 @@ import hashlib
 import logging
 import os
 import re
-from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from core.cache import LRUCache
 from recommender.catalog import Item
 from recommender.settings import Settings
 
@@ -66,7 +66,7 @@ class Encoder:
                 )
             self._model_id = PACKAGED_MODEL_ID
         self._model: SentenceTransformer | None = None
-        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_cache: LRUCache[str, np.ndarray] = LRUCache(settings.query_cache_size)
 
     @property
     def model_id(self) -> str:
@@ -118,13 +118,10 @@ class Encoder:
         """
         cached = self._query_cache.get(text)
         if cached is not None:
-            self._query_cache.move_to_end(text)
             return cached
         vector = self.encode([text])[0]
         vector.flags.writeable = False
-        self._query_cache[text] = vector
-        if len(self._query_cache) > self.settings.query_cache_size:
-            self._query_cache.popitem(last=False)
+        self._query_cache.put(text, vector)
         return vector
 
     def item_text(self, item: Item) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
+
+import numpy as np
 
 from knowledge_graph.paths import EvidencePath, evidence_paths
 from recommender.artifacts import Artifacts, load_artifacts
@@ -13,8 +15,10 @@ from recommender.candidates import Candidate, CandidateGenerator, Query, StageTi
 from recommender.catalog import Item
 from recommender.evidence import Evidence, build_evidence
 from recommender.explain import Explainer, Explanation
-from recommender.llm import LLM
-from recommender.profile import Profile
+from recommender.learned_ranker import LearnedRanker
+from recommender.llm import LLM, LLMError
+from core.profile import Profile
+from recommender.ranker_features import candidate_features
 from recommender.ranking import LLMRanker, blend
 from recommender.settings import Settings
 
@@ -46,6 +50,9 @@ class RecommenderEngine:
         self._llm = llm
         self._ranker: LLMRanker | None = None
         self._explainer: Explainer | None = None
+        self.learned = LearnedRanker.load(settings.ranker_path) if settings.learned_ranker else None
+        self.feature_observer: Callable[[list[Candidate], np.ndarray], None] | None = None
+        """Called with every fused candidate list and its ranker features (training collects them here)."""
 
     @property
     def catalog(self):
@@ -66,7 +73,9 @@ class RecommenderEngine:
     @property
     def explainer(self) -> Explainer:
         if self._explainer is None:
-            self._explainer = Explainer(self.llm, self.settings)
+            # The template path never asks the model, so it is not loaded for it.
+            llm = None if self.settings.explain_mode == "template" else self.llm
+            self._explainer = Explainer(llm, self.settings)
         return self._explainer
 
     def recommend(self, profile: Profile, query: Query, n: int, *, rank: bool | None = None,
@@ -74,24 +83,45 @@ class RecommenderEngine:
         """The n best items for this profile and query, best first."""
         times = StageTimes()
         candidates = self.generator.generate(profile, query, times)
+        if candidates and (self.learned is not None or self.feature_observer is not None):
+            started = time.perf_counter()
+            features = candidate_features(candidates, profile, query, self.catalog, self.artifacts.cooc,
+                                          self.settings.rrf_k, self.generator.family.prefer_genres)
+            if self.feature_observer is not None:
+                self.feature_observer(candidates, features)
+            if self.learned is not None:
+                candidates = self.learned.rank(candidates, features)
+            times.add("learned_rank", started)
         rank = self.settings.llm_rank if rank is None else rank
         if rank and candidates and self.settings.rank_weight > 0:
             started = time.perf_counter()
-            head = candidates[: self.settings.rank_top_n]
-            llm_scores = self.ranker.rank([c.item for c in head], profile, query.text)
-            blended = blend([c.score for c in head], llm_scores, self.settings.rank_weight)
-            for candidate, llm_score, score in zip(head, llm_scores, blended):
-                candidate.llm_score = llm_score
-                candidate.score = score
-            # Blended scores live on another scale: keep the LLM-ranked head ahead of the tail.
-            head.sort(key=lambda c: -c.score)
-            candidates = head + candidates[len(head):]
+            candidates = self._llm_rank(candidates, profile, query)
             times.add("rank", started)
-        if n <= self.settings.cards * 2:
-            started = time.perf_counter()
-            candidates = self.generator.diversify(candidates, n, diversity)
-            times.add("filter", started)
+        # The cards shown are diversified; a longer list (the evaluation's top 50) continues in ranked order after
+        # them, so that what is scored is what ships.
+        started = time.perf_counter()
+        shown = n if n <= self.settings.cards * 2 else self.settings.cards
+        head = self.generator.diversify(candidates, shown, diversity)
+        picked = {c.item.item_id for c in head}
+        candidates = head + [c for c in candidates if c.item.item_id not in picked]
+        times.add("filter", started)
         return Ranked(candidates[:n], times)
+
+    def _llm_rank(self, candidates: list[Candidate], profile: Profile, query: Query) -> list[Candidate]:
+        """Blend the LLM's score into the head of the list; the fusion order stands when the model fails."""
+        head = candidates[: self.settings.rank_top_n]
+        try:
+            llm_scores = self.ranker.rank([c.item for c in head], profile, query.text)
+        except LLMError as error:
+            log.warning("LLM ranking failed, keeping the fusion order: %s", error)
+            return candidates
+        blended = blend([c.score for c in head], llm_scores, self.settings.rank_weight)
+        for candidate, llm_score, score in zip(head, llm_scores, blended):
+            candidate.llm_score = llm_score
+            candidate.score = score
+        # Blended scores live on another scale: keep the LLM-ranked head ahead of the tail.
+        head.sort(key=lambda c: -c.score)
+        return head + candidates[len(head):]
 
     def evidence(self, item: Item, profile: Profile) -> Evidence:
         return build_evidence(item, profile, self.artifacts.kg, self.catalog)

@@ -12,22 +12,11 @@ import re
 from dataclasses import dataclass, field
 
 from recommender.catalog import Catalog, Item, normalize_title, split_title_year
-from recommender.profile import Profile, ProfileEntry
+from core.ids import item_node, node_id
+from core.profile import Profile, ProfileEntry
+from core.vocabulary import Kind, Relation
 
-RELATION_PHRASES = {
-    "directed_by": "directed by",
-    "stars": "starring",
-    "written_by": "written by",
-    "composed_by": "music by",
-    "has_genre": "genre",
-    "has_keyword": "about",
-    "from_decade": "from the",
-}
-"""How each graph relation reads in a sentence."""
-
-_ROLE_RELATIONS = {"director": "directed_by", "star": "stars", "writer": "written_by", "composer": "composed_by"}
-# When a person holds several roles on one item, the first of these is the one worth saying.
-_RELATION_ORDER = ("directed_by", "stars", "written_by", "composed_by", "has_genre", "has_keyword", "from_decade")
+_RELATION_NAMES = frozenset(r.value for r in Relation)
 
 
 @dataclass(frozen=True)
@@ -35,17 +24,21 @@ class Match:
     """One link between the item and the user: e.g. ("person", "Denis Villeneuve", "directed by", "Arrival")."""
 
     kind: str
-    """person | genre | keyword | decade"""
+    """person | franchise | genre | keyword | decade"""
     label: str
     relation: str
-    """A phrase from RELATION_PHRASES ("directed by", "starring", "genre", "about", ...)."""
+    """A relation's phrase (core.vocabulary.Relation.phrase: "directed by", "starring", "genre", "about", ...)."""
     because: str
     """The liked title this is shared with ("Arrival"), or the liked thing itself ("Denis Villeneuve")."""
     via_title: bool = False
     """True when `because` is a liked title (the item shares `label` with it)."""
+    because_relation: str = ""
+    """For a person shared with a liked title: their role there, as a Relation phrase ("directed by")."""
 
     def describe(self) -> str:
         """'directed by Denis Villeneuve, like Arrival' / 'science fiction, which you like'."""
+        if self.kind == "franchise":
+            return f"same series as {self.because}"
         subject = self.label.lower() if self.kind == "genre" else self.label
         phrase = subject if self.relation == "genre" else f"{self.relation} {subject}"
         return f"{phrase}, like {self.because}" if self.via_title else f"{phrase}, which you like"
@@ -64,6 +57,8 @@ class Evidence:
     keywords: list[str] = field(default_factory=list)
     overview: str = ""
     """The first sentence of the description, at most 20 words."""
+    description: str = ""
+    """The item's whole description (empty when the catalog has no real overview): story hooks come from it."""
     popularity: float = 0.0
     matches: list[Match] = field(default_factory=list)
     """Strongest first."""
@@ -76,7 +71,8 @@ class Evidence:
 
     def key(self) -> str:
         """Identifies what an explanation of this item may say: equal keys, interchangeable explanations."""
-        text = repr((self.item_id, [(m.kind, m.label, m.relation, m.because, m.via_title) for m in self.matches]))
+        text = repr((self.item_id, [(m.kind, m.label, m.relation, m.because, m.via_title, m.because_relation)
+                                    for m in self.matches]))
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
     def people(self) -> list[str]:
@@ -102,22 +98,23 @@ def _first_sentence(text: str, max_words: int = 20) -> str:
     return " ".join(words[:max_words]) + ("…" if len(words) > max_words else "")
 
 
-def _facets(item: Item, graph) -> dict[str, str]:
-    """node id -> relation for everything the item links to (people, genres, keywords, decade)."""
-    node = f"item:{item.item_id}"
-    facets: dict[str, str] = {}
+def _facets(item: Item, graph) -> dict[str, Relation]:
+    """node id -> relation for everything the item links to (people, genres, keywords, decade); where one node
+    is linked by several relations (a director who also wrote it), the most telling one."""
+    node = item_node(item.item_id)
+    facets: dict[str, Relation] = {}
     if graph is not None and node in graph:
         for neighbour, data in graph[node].items():
-            relations = [r for r in _RELATION_ORDER if r in tuple(data.get("relations", ()))]
+            relations = [r for r in data.get("relations", ()) if r in _RELATION_NAMES]
             if relations:
-                facets[neighbour] = relations[0]
+                facets[neighbour] = Relation.most_telling(relations)
         return facets
     for role, name in item.all_people():
-        facets.setdefault(f"person:{name}", _ROLE_RELATIONS[role])
-    facets.update({f"genre:{g}": "has_genre" for g in item.genres})
-    facets.update({f"keyword:{k}": "has_keyword" for k in item.keywords})
+        facets.setdefault(node_id(Kind.PERSON, name), Relation.for_role(role))
+    facets.update({node_id(Kind.GENRE, g): Relation.HAS_GENRE for g in item.genres})
+    facets.update({node_id(Kind.KEYWORD, k): Relation.HAS_KEYWORD for k in item.keywords})
     if item.decade:
-        facets[f"decade:{item.decade}"] = "from_decade"
+        facets[node_id(Kind.DECADE, item.decade)] = Relation.FROM_DECADE
     return facets
 
 
@@ -132,8 +129,39 @@ def _kind(node_id: str) -> str:
 
 
 # Match priority: a person shared with a liked title is the most personal reason; a shared genre the least.
-_PRIORITY = {("person", True): 0, ("person", False): 1, ("keyword", True): 2, ("genre", False): 3,
-             ("keyword", False): 4, ("decade", False): 5, ("genre", True): 6}
+_PRIORITY = {("person", True): 0, ("person", False): 1, ("franchise", True): 2, ("keyword", True): 3,
+             ("genre", False): 4, ("keyword", False): 5, ("decade", False): 6, ("genre", True): 7}
+
+
+_SERIES_TAIL = re.compile(r"\s+(?:part\s+)?(?:\d+|[ivx]+|chapter\s+\w+)$")
+_ARTICLES = {"the", "a", "an"}
+
+
+def _series_stem(title: str) -> str:
+    """"Toy Story 2" -> "toy story"; "Alien: Covenant" -> "alien"; "Aliens" -> "alien"."""
+    stem = normalize_title(re.split(r":| - | – ", title, maxsplit=1)[0])
+    stem = _SERIES_TAIL.sub("", stem)
+    return stem[:-1] if stem.endswith("s") and len(stem) >= 5 and " " not in stem else stem
+
+
+def same_series(a: Item, b: Item, series_keywords: frozenset[str]) -> bool:
+    """Both titles belong to one series: one is the other with a number ("Toy Story" / "Toy Story 2"); or they
+    share a title stem ("Alien" / "Aliens" / "Alien: Covenant"), or one stem opens the other with two or more
+    real words ("The Dark Knight" / "The Dark Knight Rises") — and then, since titles alone mislead ("Heat" /
+    "Heat: A Story"), a shared person or a sequel-like keyword as well."""
+    title_a, title_b = normalize_title(a.title), normalize_title(b.title)
+    if not title_a or not title_b or title_a == title_b:
+        return False
+    if _SERIES_TAIL.sub("", title_a) == title_b or _SERIES_TAIL.sub("", title_b) == title_a:
+        return True
+    stem_a, stem_b = _series_stem(a.title), _series_stem(b.title)
+    short, long = sorted((stem_a, stem_b), key=len)
+    related = bool(short) and (short == long or (long.startswith(short + " ")
+                                                 and len([w for w in short.split() if w not in _ARTICLES]) >= 2))
+    if not related:
+        return False
+    shared_people = {n for _, n in a.all_people()} & {n for _, n in b.all_people()}
+    return bool(shared_people) or bool(series_keywords & (set(a.keywords) | set(b.keywords)))
 
 
 def _liked_title(entry: ProfileEntry, catalog: Catalog) -> tuple[Item | None, str]:
@@ -143,6 +171,9 @@ def _liked_title(entry: ProfileEntry, catalog: Catalog) -> tuple[Item | None, st
 
 def build_evidence(item: Item, profile: Profile, kg, catalog: Catalog, max_matches: int = 6) -> Evidence:
     """The evidence for recommending `item` to this user. `kg` is anything with a networkx `graph` (or None)."""
+    from recommender.support_check import load_vocabulary
+
+    series_keywords = load_vocabulary().series_keywords
     graph = getattr(kg, "graph", None)
     facets = _facets(item, graph)
     matches: list[Match] = []
@@ -151,18 +182,21 @@ def build_evidence(item: Item, profile: Profile, kg, catalog: Catalog, max_match
             liked, title = _liked_title(entry, catalog)
             if liked is None or liked.item_id == item.item_id:
                 continue
-            for node in sorted(_facets(liked, graph).keys() & facets.keys()):
+            if same_series(item, liked, series_keywords):
+                matches.append(Match("franchise", title, "same series as", title, via_title=True))
+            liked_facets = _facets(liked, graph)
+            for node in sorted(liked_facets.keys() & facets.keys()):
                 if _kind(node) in {"person", "keyword", "genre"}:
-                    matches.append(Match(_kind(node), _label(node, graph), RELATION_PHRASES[facets[node]], title,
-                                         via_title=True))
+                    matches.append(Match(_kind(node), _label(node, graph), facets[node].phrase, title,
+                                         via_title=True, because_relation=liked_facets[node].phrase))
         elif entry.node_id in facets and entry.kind in {"person", "genre", "keyword", "decade"}:
             label = _label(entry.node_id, graph)
-            matches.append(Match(entry.kind, label, RELATION_PHRASES[facets[entry.node_id]], label))
+            matches.append(Match(entry.kind, label, facets[entry.node_id].phrase, label))
         elif entry.kind == "mood" and f"keyword:{entry.label.lower()}" in facets:
             node = f"keyword:{entry.label.lower()}"
             matches.append(Match("keyword", _label(node, graph), "about", entry.label))
     # Stable sort keeps the profile's weight order within one priority and role.
-    relation_rank = {RELATION_PHRASES[r]: i for i, r in enumerate(_RELATION_ORDER)}
+    relation_rank = {r.phrase: r.order for r in Relation} | {"same series as": 0}
     matches.sort(key=lambda m: (_PRIORITY.get((m.kind, m.via_title), 9), relation_rank[m.relation]))
     unique: dict[tuple[str, str], Match] = {}
     for match in matches:
@@ -172,9 +206,19 @@ def build_evidence(item: Item, profile: Profile, kg, catalog: Catalog, max_match
         directors=list(item.people.get("director", ())), stars=list(item.people.get("star", ()))[:4],
         writers=list(item.people.get("writer", ())), composers=list(item.people.get("composer", ())),
         keywords=list(item.keywords[:6]), overview=_first_sentence(item.description) if item.has_overview else "",
-        popularity=item.popularity, matches=list(unique.values())[:max_matches],
+        description=item.description if item.has_overview else "",
+        popularity=item.popularity, matches=_keep_each_kind(list(unique.values()), max_matches),
         cautions=_cautions(item, profile, facets, graph, catalog),
     )
+
+
+def _keep_each_kind(matches: list[Match], limit: int) -> list[Match]:
+    """The first `limit` matches, but with the best match of every kind among them (a film sharing six people
+    with a liked title still shows that it is the same series), in their original order."""
+    firsts = {id(next(m for m in matches if m.kind == kind)) for kind in dict.fromkeys(m.kind for m in matches)}
+    kept = {id(m) for m in matches if id(m) in firsts}
+    kept |= {id(m) for m in [m for m in matches if id(m) not in firsts][: max(0, limit - len(kept))]}
+    return [m for m in matches if id(m) in kept]
 
 
 def _cautions(item: Item, profile: Profile, facets: dict[str, str], graph, catalog: Catalog) -> list[str]:
@@ -185,11 +229,11 @@ def _cautions(item: Item, profile: Profile, facets: dict[str, str], graph, catal
             if disliked is None or disliked.item_id == item.item_id:
                 continue
             shared = sorted(n for n in _facets(disliked, graph).keys() & facets.keys() if _kind(n) == "person")
-            cautions += [f"{RELATION_PHRASES[facets[n]]} {_label(n, graph)}, like {title}, which you didn't like"
+            cautions += [f"{facets[n].phrase} {_label(n, graph)}, like {title}, which you didn't like"
                          for n in shared[:1]]
         elif entry.node_id in facets:
             label = _label(entry.node_id, graph)
-            what = label if entry.kind != "person" else f"{RELATION_PHRASES[facets[entry.node_id]]} {label}"
+            what = label if entry.kind != "person" else f"{facets[entry.node_id].phrase} {label}"
             cautions.append(f"{what}, which you said you don't like")
     wanted = [e.label for e in profile.liked("decade")]
     if wanted and item.decade and item.decade not in wanted:

@@ -1,169 +1,63 @@
 """One-line, personal, *true* reasons for recommendation cards.
 
-The LLM completes a short few-shot prompt (golden examples from assets/golden_explanations.json, a fixed shared
-prefix that llama.cpp keeps evaluated between cards); each sampled line must pass `check_grounding` against the
-evidence, else a template line built from the evidence is shown (grounded by construction).
+Every card first gets a content plan (recommender/content_plan.py): its facts ranked by how personal they are and
+one story hook, realised as complete lines that rest on those facts alone. The LLM then writes from the plan only,
+in one of these ways (Settings.explain_mode):
+
+- ``template`` (the default; fastest at equal support): no LLM, the plan's first realisation;
+- ``rerank``: the LLM scores the openings of the plan's realisations after a short prompt and the most likely
+  one's line is shown (over-generate and score; it cannot invent);
+- ``grammar``: the LLM decodes under a GBNF grammar built from the plan's phrases and a closed set of
+  connectives (needs a model whose ``complete`` takes ``grammar=``; otherwise ``rerank`` is used);
+- ``free``: the LLM writes freely after few-shot examples (assets/golden_explanations.json); the 270M model's
+  free lines almost never pass the support check, so this is the old path kept for larger models and benchmarks.
+
+Whatever the path, the shown line passes the content-word support check (recommender/support_check.py), or the
+plan's first realisation is shown instead; `Explanation.source` records which path produced it. A model that
+fails (`LLMError`) costs the card its LLM line, never the line itself.
 """
 
 from __future__ import annotations
 
-import hashlib
+import inspect
 import json
 import logging
-import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from recommender.catalog import normalize_title
-from recommender.evidence import Evidence, Match
-from recommender.llm import LLM
+from core.cache import LRUCache
+from recommender.content_plan import ContentPlan, Realisation, build_plan, plan_grammar, realisations
+from recommender.evidence import Evidence
+from recommender.llm import LLMError
 from recommender.settings import Settings
+from recommender.support_check import check_support
 
 log = logging.getLogger(__name__)
 
+MODES = ("rerank", "grammar", "free", "template")
+GRAMMAR_MAX_TOKENS = 96
+"""The grammar bounds a line's length (at most explain_max_words words); this only stops a runaway decode."""
 INSTRUCTION = "Each line tells a friend, in one sentence, why they will like the film, using only the facts given."
-
-# Capitalized words that may start a sentence without being a name or title.
-SENTENCE_STARTERS = frozenset("""
-a an the and but so yet plus also another again same more less here this that these those it its it's if
-for from with without by in on at as to of like because after before once still just even both all every
-each one two three expect think imagine picture meet enjoy watch see follow fans anyone director directed
-starring written music scored set made perfect great big small dark light funny tense smart sweet
-gentle quiet warm clever twisty moody strange beautiful romantic scary tender wild stylish gripping
-heartfelt charming thoughtful classic popular modern old new fresh true epic brilliant stunning haunting
-pure sharp slow fast long short there then now when while where what who how not no only some you your
-""".split())
-
-_FIRST_PERSON = re.compile(r"\b(I|I'm|I've|I'd|I'll|I’m|I’ve)\b|\b(me|my|mine|myself|we|we're|we've|our|ours)\b",
-                           re.IGNORECASE)
-_CONNECTORS = frozenset({"of", "the", "and", "a", "an", "in", "on", "de", "del", "la", "le", "von", "van", "da",
-                         "du", "di", "der", "to", "at", "&"})
-_TOKEN = re.compile(r"\S+")
-_LEADING = "\"'“‘«([{"
-_TRAILING = "\"'”’».,;:!?)]}…"
-_BOUNDARY = set(".!?:;—–")
 
 
 @dataclass
 class Explanation:
     text: str
     grounded: bool
-    """True when the line passed the grounding check (LLM) or was built from the evidence (template)."""
+    """True when the line passed the support check (every shown line does; False only marks a plan that had
+    nothing checkable to say, which the evaluation reports)."""
     source: str
-    """llm | template | cache"""
-
-
-def _words(line: str) -> list[tuple[str, bool]]:
-    """(word without surrounding punctuation or possessive, starts a sentence)."""
-    words: list[tuple[str, bool]] = []
-    initial = True
-    for raw in _TOKEN.findall(line):
-        word = raw.lstrip(_LEADING).rstrip(_TRAILING)
-        word = re.sub(r"['’]s$", "", word)
-        if word and not all(ch in "-—–" for ch in word):
-            words.append((word, initial))
-            initial = False
-        if raw[-1] in _BOUNDARY or all(ch in "-—–" for ch in raw):
-            initial = True
-    return words
-
-
-def _is_name_like(word: str) -> bool:
-    return word[:1].isupper() or any(ch.isdigit() for ch in word)
-
-
-def _repeats(text: str) -> bool:
-    """A small model can loop ("a killer, a killer, a killer"): the same lower-case two-word phrase twice is a
-    tell (names may repeat: "You like Tom Hanks, and this stars Tom Hanks")."""
-    words = [w.strip(".,!…\"'()") for w in text.split()]
-    pairs = [(a, b) for a, b in zip(words, words[1:]) if a.islower() and b.islower()]
-    return len(pairs) != len(set(pairs))
-
-
-def check_grounding(line: str, evidence: Evidence) -> list[str]:
-    """The terms of `line` that the evidence does not support (empty = grounded). Every capitalized name or
-    title, number and quoted string must be among evidence.allowed_terms() or in its overview; off-voice lines
-    (empty, first person, questions, over 30 words, repeating itself, only the title) are rejected too."""
-    text = line.strip()
-    if not text:
-        return ["(empty line)"]
-    problems = []
-    if len(text.split()) > 30:
-        problems.append("(over 30 words)")
-    if "?" in text:
-        problems.append("(a question)")
-    problems += [f"(first person: {m.group(0)})" for m in _FIRST_PERSON.finditer(text)]
-    if text[-1] not in ".!…\"”)":
-        problems.append("(unfinished)")
-    if ";" in text:
-        problems.append("(copies the evidence format)")
-    if _repeats(text):
-        problems.append("(repeats itself)")
-    if normalize_title(text) in {normalize_title(evidence.title), normalize_title(f"{evidence.title} {evidence.year}")}:
-        problems.append("(only the title)")
-    problems += _unsupported_likes(text, evidence)
-    allowed = evidence.allowed_terms()
-    overview = f" {normalize_title(evidence.overview)} "
-
-    def supported(term: str) -> bool:
-        key = normalize_title(term)
-        return bool(key) and (key in allowed or f" {key} " in overview)
-
-    for quoted in re.findall(r"[\"“]([^\"”]+)[\"”]", text):
-        if not supported(quoted):
-            problems.append(quoted)
-    words = _words(text)
-    pending: list[str] = []
-    i = 0
-    while i < len(words):
-        word, initial = words[i]
-        if not _is_name_like(word):
-            if not (pending and word.lower() in _CONNECTORS):
-                problems += [" ".join(pending)] if pending else []
-                pending = []
-            i += 1
-            continue
-        # The longest supported span starting here; it may run on into lower-case words ("Science fiction").
-        end = next((e for e in range(min(len(words), i + 8), i, -1)
-                    if supported(" ".join(w for w, _ in words[i:e]))), None)
-        if end is not None:
-            problems += [" ".join(pending)] if pending else []
-            pending = []
-            i = end
-            continue
-        if not (initial and word.lower() in SENTENCE_STARTERS):
-            pending.append(word)
-        i += 1
-    return problems + ([" ".join(pending)] if pending else [])
-
-
-_CLAIM_AFTER = re.compile(r"\byou(?:'ve)? (?:loved|love|liked|like|enjoyed)\s+([^,;:.!?—–]+)", re.IGNORECASE)
-_CLAIM_BEFORE = re.compile(
-    r"([^,;:.!?—–]+?),?\s+(?:who|whom|which|that) you(?:'ve)? (?:loved|love|liked|like|enjoyed)\b", re.IGNORECASE)
-
-
-def _unsupported_likes(text: str, evidence: Evidence) -> list[str]:
-    """"Because you loved X" / "X, whom you like": X must be something this user liked, per the matches."""
-    liked = {normalize_title(m.because) for m in evidence.matches}
-    liked |= {normalize_title(m.label) for m in evidence.matches if not m.via_title}
-    problems = []
-    for pattern, from_end in ((_CLAIM_AFTER, False), (_CLAIM_BEFORE, True)):
-        for found in pattern.finditer(text):
-            words = normalize_title(found.group(1)).split()
-            if words in (["it"], ["them"], ["this"], ["that"], ["these"]):
-                continue
-            # Any leading (or trailing) part of the phrase may be the liked thing: "Arrival again", "a Nolan".
-            spans = [words[-n:] if from_end else words[:n] for n in range(1, len(words) + 1)]
-            if words and not any(" ".join(span) in liked for span in spans):
-                problems.append(f"(not something you liked: {found.group(1).strip()})")
-    return problems
+    """grammar | rerank | llm (free writing) | template | cache"""
+    leads_with_link: bool = False
+    """True when the line opens with the plan's strongest personal link."""
+    plan_key: str = ""
+    model_failed: bool = False
+    """True when the model raised LLMError and the planned line stands in (the reply tells the user once)."""
 
 
 def evidence_block(evidence: Evidence) -> str:
-    """The evidence as the prompt shows it (two lines; the golden examples use the same form)."""
+    """The evidence as the free-writing prompt shows it (the golden examples use the same form)."""
     facts = [f"{evidence.title} ({evidence.year})" if evidence.year else evidence.title]
     if evidence.genres:
         facts.append(", ".join(g.lower() for g in evidence.genres[:3]))
@@ -178,52 +72,11 @@ def evidence_block(evidence: Evidence) -> str:
     return f"Film: {'; '.join(facts)}{story_line}\nLinks: {links}"
 
 
-# --- templates ---------------------------------------------------------------------------------------
-def _pick(options: list[str], evidence: Evidence) -> str:
-    """A stable choice among phrasings, so neighbouring cards don't all read alike."""
-    digest = hashlib.sha1(evidence.item_id.encode()).digest()
-    return options[digest[0] % len(options)]
-
-
-def _with_star(evidence: Evidence, exclude: str = "") -> str:
-    star = next((s for s in evidence.stars if s != exclude), "")
-    return f", with {star}" if star else ""
-
-
-def _match_line(match: Match, evidence: Evidence) -> str:
-    genre = match.label.lower() if match.kind == "genre" else match.label
-    if match.via_title and match.kind == "person":
-        return _pick([f"Because you loved {match.because}: also {match.relation} {match.label}.",
-                      f"{match.relation.capitalize()} {match.label}, like {match.because}, which you loved."],
-                     evidence)
-    if match.via_title and match.kind == "keyword":
-        return _pick([f"Like {match.because}, it's about {match.label}{_with_star(evidence)}.",
-                      f"Because you loved {match.because}: another film about {match.label}."], evidence)
-    if match.via_title:
-        return _pick([f"More {genre} in the spirit of {match.because}{_with_star(evidence)}.",
-                      f"Because you loved {match.because}: more {genre}{_with_star(evidence)}."], evidence)
-    if match.kind == "person":
-        return _pick([f"{match.relation.capitalize()} {match.label}, one of your favourites.",
-                      f"You like {match.label}, and this is {match.relation} {match.label}."], evidence)
-    if match.kind == "genre":
-        return _pick([f"{genre.capitalize()}, just as you like it{_with_star(evidence)}.",
-                      f"Some {genre}, as you wanted{_with_star(evidence)}."], evidence)
-    if match.kind == "decade":
-        return f"From {evidence.year}, right in the {match.label} you like{_with_star(evidence)}."
-    return f"A film about {match.label}, as you wanted{_with_star(evidence)}."
-
-
 def template_line(evidence: Evidence) -> str:
-    """A reason built only from the evidence (always passes check_grounding)."""
-    if evidence.matches:
-        return _match_line(evidence.matches[0], evidence)
-    what = evidence.genres[0].lower() if evidence.genres else "film"
-    when = f"{evidence.year} " if evidence.year else ""
-    by = f", directed by {evidence.directors[0]}" if evidence.directors else _with_star(evidence)
-    return f"A popular {when}{what} pick{by}."
+    """The plan's first realisation: true in every word, leading with the strongest personal link."""
+    return realisations(build_plan(evidence), evidence)[0].text
 
 
-# --- the explainer ---------------------------------------------------------------------------------
 def load_golden(path: Path) -> list[dict]:
     try:
         examples = json.loads(path.read_text())
@@ -234,81 +87,138 @@ def load_golden(path: Path) -> list[dict]:
                            f"copy") from exc
 
 
+def _accepts_grammar(model) -> bool:
+    try:
+        return "grammar" in inspect.signature(model.complete).parameters
+    except (TypeError, ValueError, AttributeError):
+        return False
+
+
 class Explainer:
-    def __init__(self, llm: LLM | None, settings: Settings, cache_size: int = 4096):
-        """`llm=None` writes template lines only."""
+    def __init__(self, llm, settings: Settings, cache_size: int = 4096):
+        """`llm` is the text model (recommender.llm.LLM or anything with its methods); None writes templates."""
+        if settings.explain_mode not in MODES:
+            raise ValueError(f"setting explain_mode is {settings.explain_mode!r}; use one of {', '.join(MODES)} "
+                             f"(LINER_EXPLAIN_MODE or --set explain_mode=...)")
         self.llm = llm
         self.settings = settings
-        self.golden = load_golden(settings.assets_dir / "golden_explanations.json")
-        self.prefix = self._few_shot_prefix()
-        self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
-        self.stats = {"llm": 0, "template": 0, "cache": 0}
+        self.mode = settings.explain_mode if llm is not None else "template"
+        if self.mode == "grammar" and not _accepts_grammar(llm):
+            log.info("the text model takes no grammar: explanations rerank the plan's lines instead")
+            self.mode = "rerank"
+        self._prefix: str | None = None
+        self._cache: LRUCache[tuple[str, str, str], Explanation] = LRUCache(cache_size)
 
-    def _few_shot_prefix(self) -> str:
-        """The instruction and as many golden examples as fit in the context, leaving room for one card's
-        evidence (~120 tokens) and its line. The same text for every card: llama.cpp keeps it evaluated."""
-        def render(examples: list[dict]) -> str:
-            return INSTRUCTION + "\n\n" + "".join(f"{g['evidence']}\nLine: {g['line']}\n\n" for g in examples)
+    # --- prompts ---------------------------------------------------------------------------------------
+    @property
+    def prefix(self) -> str:
+        """Free writing's few-shot prefix: the instruction and as many golden examples as fit the context."""
+        if self._prefix is None:
+            golden = load_golden(self.settings.assets_dir / "golden_explanations.json")
 
-        budget = self.settings.n_ctx - self.settings.explain_max_tokens - 160
-        count = len(self.golden)
-        if self.llm is not None:
-            while count > 1 and self.llm.count_tokens(render(self.golden[:count])) > budget:
+            def render(examples: list[dict]) -> str:
+                return INSTRUCTION + "\n\n" + "".join(f"{g['evidence']}\nLine: {g['line']}\n\n" for g in examples)
+
+            budget = self.settings.n_ctx - self.settings.explain_max_tokens - 160
+            count = len(golden)
+            while count > 1 and self.llm.count_tokens(render(golden[:count])) > budget:
                 count -= 1
-            log.info("explanation prompt uses %d of %d golden examples (n_ctx=%d)", count, len(self.golden),
-                     self.settings.n_ctx)
-        return render(self.golden[:count])
+            self._prefix = render(golden[:count])
+        return self._prefix
 
-    def prompt(self, evidence: Evidence) -> str:
-        return f"{self.prefix}{evidence_block(evidence)}\nLine:"
+    @staticmethod
+    def plan_prompt(plan: ContentPlan) -> str:
+        """The short prompt the plan's lines are scored or decoded after."""
+        return f"Why a friend will enjoy {plan.title}, in one line:"
 
-    def _sample(self, evidence: Evidence) -> str | None:
-        """The first sampled line that passes the grounding check, or None."""
-        prompt = self.prompt(evidence)
+    # --- realisation paths -----------------------------------------------------------------------------
+    def _rerank(self, plan: ContentPlan, lines: list[Realisation]) -> str | None:
+        """The plan's line whose opening phrase the LLM finds most likely (mean per-token log-probability) among
+        the first few lines' openings (None when the plan offers only one, so the model is not asked); the detail
+        then follows the plan's order. Only the openings are scored:
+        every scored token costs a full output projection (Gemma 3 has a 262k-word vocabulary), and scoring four
+        whole lines took 21 s a line on the loaded 2-core dev machine against 2.4 s for the openings."""
+        openers = list(dict.fromkeys(r.parts[0] for r in lines[: self.settings.explain_candidates] if r.parts))
+        if len(openers) < 2:
+            return None
+        scores = self.llm.score_continuations(self.plan_prompt(plan), [f" {o}." for o in openers])
+        best = openers[max(range(len(openers)), key=lambda i: (scores[i], -i))]  # ties: the plan's order
+        return next(r.text for r in lines if r.parts and r.parts[0] == best)
+
+    def _grammar(self, plan: ContentPlan, lines: list[Realisation]) -> str:
+        return self.llm.complete(self.plan_prompt(plan), GRAMMAR_MAX_TOKENS, temperature=0.0, stop=("\n",),
+                                 grammar=plan_grammar(plan, lines)).strip()
+
+    def _free(self, evidence: Evidence) -> list[str]:
+        prompt = f"{self.prefix}{evidence_block(evidence)}\nLine:"
+        written = []
         for attempt in range(self.settings.explain_samples):
             # The first sample is greedy; later ones sample so a rejected line is not simply repeated.
-            line = self.llm.complete(prompt, self.settings.explain_max_tokens,
-                                     temperature=0.0 if attempt == 0 else 0.8, stop=("\n",), seed=attempt)
-            line = self._tidy(line)
-            problems = check_grounding(line, evidence)
-            if not problems:
-                return line
-            log.debug("explanation for %s rejected %s: %r", evidence.item_id, problems, line)
-        return None
+            written.append(self.llm.complete(prompt, self.settings.explain_max_tokens,
+                                             temperature=0.0 if attempt == 0 else 0.8, stop=("\n",),
+                                             seed=attempt).strip())
+            if check_support(written[-1], evidence, max_words=self.settings.explain_max_words).ok:
+                break
+        return written
 
-    def _tidy(self, line: str) -> str:
-        """Repair the two common slips of a small model before checking: echoing the evidence format
-        ("…, like Fargo; music by …": keep the first clause) and running out of tokens mid-clause (cut back to
-        the last complete clause). Lines that stopped by themselves just get their full stop."""
-        line = line.split(";")[0].strip().rstrip(",")
-        if line and line[-1] not in ".!…\"”)":
-            truncated = self.llm is not None and self.llm.count_tokens(line) >= self.settings.explain_max_tokens - 1
-            if truncated and "," in line:
-                line = line[: line.rindex(",")]
-            line = line.rstrip(" ,") + "."
-        return line[:1].upper() + line[1:]
+    def _write(self, plan: ContentPlan, evidence: Evidence, lines: list[Realisation]) -> tuple[str, str, bool]:
+        """(line, source, model failed) from the configured path; the plan's first line when the path fails or
+        invents."""
+        if self.mode == "template":
+            return lines[0].text, "template", False
+        try:
+            if self.mode == "rerank":
+                chosen = self._rerank(plan, lines)
+                if chosen is None:
+                    return lines[0].text, "template", False
+                candidates, source = [chosen], "rerank"
+            elif self.mode == "grammar":
+                candidates, source = [self._grammar(plan, lines)], "grammar"
+            else:
+                candidates, source = self._free(evidence), "llm"
+        except LLMError as exc:
+            log.warning("explanation model failed, showing the planned line for %s: %s", evidence.item_id, exc)
+            return lines[0].text, "template", True
+        for line in candidates:
+            report = check_support(line, evidence, max_words=self.settings.explain_max_words)
+            if report.ok:
+                return line, source, False
+            log.debug("explanation for %s rejected %s: %r", evidence.item_id, report.problems, line)
+        return lines[0].text, "template", False
 
+    # --- the API ---------------------------------------------------------------------------------------
     def explain(self, item, evidence: Evidence) -> Explanation:
-        """A grounded one-line reason for recommending `item` (an Item) with this evidence."""
-        key = (item.item_id, evidence.key())
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                self.stats["cache"] += 1
-                return Explanation(self._cache[key], True, "cache")
-        line = self._sample(evidence) if self.llm is not None and self.settings.explain_samples > 0 else None
-        explanation = Explanation(line, True, "llm") if line else Explanation(template_line(evidence), True,
-                                                                             "template")
-        with self._lock:
-            self.stats[explanation.source] += 1
-            self._cache[key] = explanation.text
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        """A supported one-line reason for recommending `item` (an Item) with this evidence."""
+        plan = build_plan(evidence)
+        key = (item.item_id, plan.key(), self.mode)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return Explanation(cached.text, cached.grounded, "cache", cached.leads_with_link, cached.plan_key)
+        lines = realisations(plan, evidence, self.settings.explain_max_words)
+        text, source, failed = self._write(plan, evidence, lines)
+        explanation = Explanation(text, check_support(text, evidence, max_words=self.settings.explain_max_words).ok,
+                                  source, leads_with_link(text, plan), plan.key(), model_failed=failed)
+        if failed:  # not cached: once the model is back, this card gets its written line
+            return explanation
+        self._cache.put(key, explanation)
         return explanation
 
     def explain_many(self, pairs: Iterable[tuple]) -> Iterator[Explanation]:
         """Explanations of (item, evidence) pairs, in order, each yielded as soon as it is written."""
         for item, evidence in pairs:
             yield self.explain(item, evidence)
+
+
+def leads_with_link(text: str, plan: ContentPlan) -> bool:
+    """True when the line's first sentence names the plan's lead fact before any other fact (no lead: False)."""
+    lead = plan.lead
+    if lead is None:
+        return False
+    terms = sorted({t.lower() for t in lead.key_terms}, key=len, reverse=True)
+    marked = text.lower()
+    for index, term in enumerate(terms):  # "Mr. & Mrs. Smith" or "J. J. Abrams" end no sentence
+        marked = marked.replace(term, f"\x00{index}\x00")
+    first = marked.split(". ")[0]
+    present = {term for index, term in enumerate(terms) if f"\x00{index}\x00" in first}
+    # "christmas" said inside "A Christmas Story" is said.
+    return all(term in present or any(term in longer for longer in present) for term in terms)

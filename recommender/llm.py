@@ -1,33 +1,34 @@
-"""The LLM backend: in-process llama-cpp-python (any GGUF; the packaged Gemma 3 270M by default) or an
-OpenAI-compatible completion server. Two operations: score continuations (log-probabilities) and complete text.
+"""The language-model backends behind recommender.text_model.TextModel: in-process llama-cpp-python (any GGUF; the
+packaged Gemma 3 270M by default) or an OpenAI-compatible completion server (LINER_LLM_SERVER_URL). ``LLM`` picks
+one from the settings.
 
 The in-process backend keeps two llama.cpp contexts over one memory-mapped model (the weights are shared; each
 context adds ~20 MB of KV cache): one scores, one writes. Each keeps its own prompt prefix evaluated, so ranking a
-turn's candidates does not evict the explanations' few-shot prefix, and vice versa.
+turn's candidates does not evict the explanations' few-shot prefix, and vice versa. A llama.cpp context is not
+thread-safe, so the backend serializes calls with its own lock; the server backend lets calls run in parallel.
+
+Every fault is raised as LLMError (recommender.text_model): callers fall back to template lines and fusion order.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
-import urllib.error
-import urllib.request
+import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
+import httpx
 import numpy as np
 
 from recommender.settings import Settings
+from recommender.text_model import LLMError
 
 log = logging.getLogger(__name__)
 
 GGUF_MAGIC = b"GGUF"
-
-
-class LLMError(RuntimeError):
-    """The model or server cannot be used; the message names the file or setting and the fix."""
+_SERVER_HELP = "check that it runs, or unset LINER_LLM_SERVER_URL to use the in-process model"
 
 
 def resolve_model_path(settings: Settings) -> Path:
@@ -55,25 +56,17 @@ def resolve_model_path(settings: Settings) -> Path:
 
 
 class LLM:
-    """One model shared by the app's threads (every call holds a lock)."""
+    """The model the app uses: the server backend when Settings.llm_server_url is set, else llama.cpp in-process.
+    Checks arguments once for every backend."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._lock = threading.RLock()
-        if settings.llm_server_url:
-            self._backend: _LocalBackend | _ServerBackend = _ServerBackend(settings)
-        else:
-            self._backend = _LocalBackend(settings)
+        self._backend: LlamaCppBackend | ServerBackend = (
+            ServerBackend(settings) if settings.llm_server_url else LlamaCppBackend(settings))
 
     @property
     def model_id(self) -> str:
-        """Identifies the model for caches keyed by it (file name and size, or server and model name)."""
         return self._backend.model_id
-
-    @property
-    def for_chat_model(self) -> bool:
-        """True when prompts go through a chat template (Settings.chat_format) instead of plain completion."""
-        return bool(self.settings.chat_format)
 
     def score_continuations(self, prefix: str, continuations: Sequence[str]) -> list[float]:
         """Mean per-token log-probability of each continuation right after the prefix (the prefix is
@@ -82,23 +75,23 @@ class LLM:
             raise ValueError("continuations must not be empty")
         if not continuations:
             return []
-        with self._lock:
-            return self._backend.score_continuations(prefix, list(continuations))
+        return self._backend.score_continuations(prefix, list(continuations))
 
     def count_tokens(self, text: str) -> int:
         """Prompt length in tokens (exact in-process; a conservative estimate over a server)."""
-        with self._lock:
-            return self._backend.count_tokens(text)
+        return self._backend.count_tokens(text)
 
     def complete(self, prompt: str, max_tokens: int, temperature: float = 0.0, stop: Sequence[str] = ("\n",),
-                 seed: int | None = None) -> str:
+                 seed: int | None = None, grammar: str | None = None) -> str:
         """Text generated after the prompt (through the chat template when Settings.chat_format is set).
-        Calls sharing a prompt prefix reuse its evaluated state."""
-        with self._lock:
-            return self._backend.complete(prompt, max_tokens, temperature, list(stop), seed).strip()
+        Calls sharing a prompt prefix reuse its evaluated state. ``grammar`` (GBNF) constrains the output; both
+        backends take it (llama.cpp's servers read the request's "grammar" field)."""
+        return self._backend.complete(prompt, max_tokens, temperature, list(stop), seed, grammar).strip()
 
 
-class _LocalBackend:
+class LlamaCppBackend:
+    """llama-cpp-python in-process: exact tokens, prefix-cached scoring. One lock: a Llama is not thread-safe."""
+
     def __init__(self, settings: Settings):
         import llama_cpp
 
@@ -106,6 +99,7 @@ class _LocalBackend:
         self.settings = settings
         self.path = resolve_model_path(settings)
         self.model_id = f"{self.path.name}:{self.path.stat().st_size}"
+        self._lock = threading.Lock()
         self._n_threads = settings.n_threads or os.cpu_count() or 1
         self._n_gpu_layers = settings.n_gpu_layers
         if settings.n_gpu_layers != 0 and not llama_cpp.llama_supports_gpu_offload():
@@ -113,12 +107,11 @@ class _LocalBackend:
                      "(rebuild with CMAKE_ARGS=\"-DGGML_CUDA=on\" to offload layers)", self.path.name, self._n_threads)
             self._n_gpu_layers = 0
         self._writer = self._load(chat_format=settings.chat_format or None)
-        self._scorer = None
-        self._scorer_batch = None
+        self._scorer: _LlamaScorer | None = None
         self._prefix_tokens: list[int] = []
         self._prefix_logprobs: np.ndarray | None = None
 
-    def _load(self, chat_format: str | None = None):
+    def _load(self, chat_format: str | None = None) -> Any:
         try:
             llama = self._llama_cpp.Llama(
                 model_path=str(self.path), n_ctx=self.settings.n_ctx, n_threads=self._n_threads,
@@ -133,40 +126,40 @@ class _LocalBackend:
         return llama
 
     # --- scoring ---------------------------------------------------------------------------------
-    def score_continuations(self, prefix: str, continuations: list[str]) -> list[float]:
-        if self._scorer is None:
-            self._scorer = self._load()
-            self._scorer_batch = self._llama_cpp.llama_batch_init(self._scorer.n_batch, 0, 1)
-        llama = self._scorer
-        prefix_tokens = llama.tokenize(prefix.encode(), add_bos=True, special=False)
-        tails = [self._continuation_tokens(prefix, prefix_tokens, c) for c in continuations]
-        longest = len(prefix_tokens) + max(len(t) for t in tails)
-        if longest > llama.n_ctx() or max(len(t) for t in tails) > llama.n_batch:
-            raise LLMError(f"scoring needs {longest} tokens but the context holds {llama.n_ctx()}: "
-                           f"shorten the texts or raise LINER_N_CTX")
-        first = self._eval_prefix(prefix_tokens)
-        n_past = len(prefix_tokens)
-        scores = []
-        for tail in tails:
-            # Drop the previous continuation: the prefix's KV cells stay, so only the tail is evaluated.
-            llama._ctx.kv_cache_seq_rm(0, n_past, -1)
-            self._decode(tail, n_past, all_logits=True)
-            logprobs = [first[tail[0]]]
-            logprobs += [self._logprob_row(i)[tail[i + 1]] for i in range(len(tail) - 1)]
-            scores.append(float(np.mean(logprobs)))
-        llama._ctx.kv_cache_seq_rm(0, n_past, -1)
-        return scores
+    def score_continuations(self, prefix: str, continuations: Sequence[str]) -> list[float]:
+        with self._lock:
+            if self._scorer is None:
+                self._scorer = _LlamaScorer(self._llama_cpp, self._load())
+            scorer = self._scorer
+            prefix_tokens = scorer.tokenize(prefix, add_bos=True)
+            tails = [self._continuation_tokens(prefix, prefix_tokens, c) for c in continuations]
+            longest = len(prefix_tokens) + max(len(t) for t in tails)
+            if longest > scorer.n_ctx or max(len(t) for t in tails) > scorer.n_batch:
+                raise LLMError(f"scoring needs {longest} tokens but the context holds {scorer.n_ctx}: "
+                               f"shorten the texts or raise LINER_N_CTX")
+            first = self._eval_prefix(prefix_tokens)
+            n_past = len(prefix_tokens)
+            scores = []
+            for tail in tails:
+                # Drop the previous continuation: the prefix's KV cells stay, so only the tail is evaluated.
+                scorer.forget_from(n_past)
+                scorer.decode(tail, n_past, all_logits=True)
+                logprobs = [first[tail[0]]]
+                logprobs += [scorer.logprob_row(i)[tail[i + 1]] for i in range(len(tail) - 1)]
+                scores.append(float(np.mean(logprobs)))
+            scorer.forget_from(n_past)
+            return scores
 
     def _continuation_tokens(self, prefix: str, prefix_tokens: list[int], continuation: str) -> list[int]:
         """The tokens that follow the prefix when prefix + continuation is tokenized as one text; when the
         boundary merges (the prefix's last token changes), the continuation tokenized on its own."""
-        llama = self._scorer
-        full = llama.tokenize((prefix + continuation).encode(), add_bos=True, special=False)
+        assert self._scorer is not None
+        full = self._scorer.tokenize(prefix + continuation, add_bos=True)
         if full[: len(prefix_tokens)] == prefix_tokens and len(full) > len(prefix_tokens):
             return full[len(prefix_tokens):]
         log.debug("token boundary merges between %r and %r: scoring the continuation tokenized alone",
                   prefix[-20:], continuation[:20])
-        return llama.tokenize(continuation.encode(), add_bos=False, special=False)
+        return self._scorer.tokenize(continuation, add_bos=False)
 
     def _eval_prefix(self, prefix_tokens: list[int]) -> np.ndarray:
         """Log-probabilities of the next token after the prefix. A new prefix is evaluated whole, never on top
@@ -175,18 +168,64 @@ class _LocalBackend:
         scored before."""
         if prefix_tokens == self._prefix_tokens and self._prefix_logprobs is not None:
             return self._prefix_logprobs
-        self._scorer._ctx.kv_cache_seq_rm(0, 0, -1)
+        assert self._scorer is not None
+        self._scorer.forget_from(0)
         self._prefix_tokens, self._prefix_logprobs = [], None
         step = self._scorer.n_batch
         for start in range(0, len(prefix_tokens), step):
             chunk = prefix_tokens[start:start + step]
-            self._decode(chunk, start, all_logits=False)
-        self._prefix_logprobs = self._logprob_row(len(chunk) - 1).copy()
+            self._scorer.decode(chunk, start, all_logits=False)
+        self._prefix_logprobs = self._scorer.logprob_row(len(chunk) - 1).copy()
         self._prefix_tokens = list(prefix_tokens)
         return self._prefix_logprobs
 
-    def _decode(self, tokens: list[int], n_past: int, all_logits: bool) -> None:
-        batch = self._scorer_batch
+    # --- generation ------------------------------------------------------------------------------
+    def count_tokens(self, text: str) -> int:
+        with self._lock:
+            return len(self._writer.tokenize(text.encode(), add_bos=True, special=False))
+
+    def complete(self, prompt: str, max_tokens: int, temperature: float = 0.0, stop: Sequence[str] = ("\n",),
+                 seed: int | None = None, grammar: str | None = None) -> str:
+        with self._lock:
+            try:
+                options: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature, "stop": list(stop),
+                                           "seed": seed}
+                if grammar is not None:
+                    options["grammar"] = self._llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)
+                if self.settings.chat_format:
+                    out = self._writer.create_chat_completion(messages=[{"role": "user", "content": prompt}],
+                                                              **options)
+                    return out["choices"][0]["message"]["content"] or ""
+                # llama-cpp-python keeps the last prompt's KV cells and re-evaluates only what differs from it.
+                return self._writer.create_completion(prompt, **options)["choices"][0]["text"]
+            except (ValueError, RuntimeError) as exc:  # e.g. "Requested tokens exceed context window"
+                raise LLMError(f"llama.cpp could not complete a prompt of {len(prompt)} characters ({exc}): "
+                               "raise LINER_N_CTX, shorten the prompt, or check the grammar") from exc
+
+
+class _LlamaScorer:
+    """The one adapter over llama-cpp-python's low-level API and private attributes (``Llama._ctx``, the KV
+    cache, raw batches). Scoring needs the logits of every continuation token after a prefix evaluated once;
+    the public API gives them only with logits_all=True (~2 GB at n_ctx 2048) and re-evaluates the prefix. These
+    attributes change between releases, so pyproject.toml pins llama-cpp-python to the tested version."""
+
+    def __init__(self, llama_cpp: Any, llama: Any):
+        self._llama_cpp = llama_cpp
+        self._llama = llama
+        self._batch = llama_cpp.llama_batch_init(llama.n_batch, 0, 1)
+        self.n_ctx: int = llama.n_ctx()
+        self.n_batch: int = llama.n_batch
+        self._n_vocab: int = llama.n_vocab()
+
+    def tokenize(self, text: str, add_bos: bool) -> list[int]:
+        return self._llama.tokenize(text.encode(), add_bos=add_bos, special=False)
+
+    def forget_from(self, position: int) -> None:
+        """Drop the KV cells from ``position`` on (0 = everything)."""
+        self._llama._ctx.kv_cache_seq_rm(0, position, -1)
+
+    def decode(self, tokens: list[int], n_past: int, all_logits: bool) -> None:
+        batch = self._batch
         batch.n_tokens = len(tokens)
         for i, token in enumerate(tokens):
             batch.token[i] = token
@@ -195,52 +234,49 @@ class _LocalBackend:
             batch.seq_id[i][0] = 0
             batch.logits[i] = all_logits
         batch.logits[len(tokens) - 1] = True
-        code = self._llama_cpp.llama_decode(self._scorer._ctx.ctx, batch)
+        code = self._llama_cpp.llama_decode(self._llama._ctx.ctx, batch)
         if code != 0:
             raise LLMError(f"llama_decode failed with code {code} (context full? raise LINER_N_CTX)")
 
-    def _logprob_row(self, i: int) -> np.ndarray:
+    def logprob_row(self, i: int) -> np.ndarray:
         """Log-softmax of the logits of the i-th token of the last decoded batch."""
-        pointer = self._llama_cpp.llama_get_logits_ith(self._scorer._ctx.ctx, i)
-        logits = np.ctypeslib.as_array(pointer, shape=(self._scorer.n_vocab(),))
+        pointer = self._llama_cpp.llama_get_logits_ith(self._llama._ctx.ctx, i)
+        logits = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
         top = logits.max()
         return logits - (top + np.log(np.exp(logits - top).sum()))
 
-    # --- generation ------------------------------------------------------------------------------
-    def count_tokens(self, text: str) -> int:
-        return len(self._writer.tokenize(text.encode(), add_bos=True, special=False))
 
-    def complete(self, prompt: str, max_tokens: int, temperature: float, stop: list[str], seed: int | None) -> str:
-        if self.settings.chat_format:
-            out = self._writer.create_chat_completion(
-                messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens, temperature=temperature,
-                stop=stop, seed=seed,
-            )
-            return out["choices"][0]["message"]["content"] or ""
-        # llama-cpp-python keeps the last prompt's KV cells and re-evaluates only what differs from it.
-        out = self._writer.create_completion(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop,
-                                             seed=seed)
-        return out["choices"][0]["text"]
+class ServerBackend:
+    """An OpenAI-compatible server (llama.cpp server, llama_cpp.server, vLLM) over httpx, with connect/read
+    timeouts and retries of refused connections from the settings. After a failure the backend fails at once for
+    Settings.llm_retry_after_s, so a dead or frozen server costs one timeout, not one per card.
 
-
-class _ServerBackend:
-    """An OpenAI-compatible server (llama.cpp server, vLLM). Scoring needs prompt log-probabilities
-    (`echo` + `logprobs` on /v1/completions, as vLLM serves them; llama.cpp's server does not echo), sends one
-    request per continuation and relies on the server's own prefix caching."""
+    Scoring needs prompt log-probabilities (`echo` + `logprobs` on /v1/completions, as vLLM serves them;
+    llama.cpp's C++ server does not echo), sends one request per continuation and relies on the server's own
+    prefix caching."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         base = settings.llm_server_url.rstrip("/")
         self.base = base if base.endswith("/v1") else f"{base}/v1"
         self._model: str | None = settings.model_path or None
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(settings.llm_read_timeout_s, connect=settings.llm_connect_timeout_s),
+            transport=httpx.HTTPTransport(retries=settings.llm_retries),
+        )
+        self._state_lock = threading.Lock()
+        self._down_until = 0.0
+        self._down_because = ""
 
     @property
     def model(self) -> str:
         if self._model is None:
             models = self._request("GET", "/models").get("data") or []
-            if not models:
-                raise LLMError(f"server {self.base} lists no models: set LINER_MODEL_PATH to the served model name")
-            self._model = str(models[0]["id"])
+            try:
+                self._model = str(models[0]["id"])
+            except (IndexError, KeyError, TypeError) as exc:
+                raise LLMError(f"LLM server LINER_LLM_SERVER_URL={self.base} lists no models: set "
+                               "LINER_MODEL_PATH to the served model name") from exc
         return self._model
 
     @property
@@ -248,17 +284,45 @@ class _ServerBackend:
         return f"{self.base}|{self.model}"
 
     def _request(self, method: str, path: str, payload: dict | None = None) -> dict:
-        data = json.dumps(payload).encode() if payload is not None else None
-        request = urllib.request.Request(f"{self.base}{path}", data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        with self._state_lock:
+            wait = self._down_until - time.monotonic()
+            if wait > 0:
+                raise LLMError(f"LLM server LINER_LLM_SERVER_URL={self.base} failed a moment ago "
+                               f"({self._down_because}); not retried for {wait:.0f} s more: {_SERVER_HELP}")
         try:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                return json.loads(response.read())
-        except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as exc:
-            raise LLMError(f"LLM server {self.base}{path} failed ({exc}): check that it runs, or unset "
-                           f"LINER_LLM_SERVER_URL to use the in-process model") from exc
+            response = self._client.request(method, f"{self.base}{path}", json=payload)
+            response.raise_for_status()
+            answer = response.json()
+            if not isinstance(answer, dict):
+                raise ValueError("not a JSON object")
+            return answer
+        except httpx.TimeoutException as exc:
+            problem = (f"did not answer within {self.settings.llm_read_timeout_s:g} s (LINER_LLM_READ_TIMEOUT_S)"
+                       if isinstance(exc, httpx.ReadTimeout) else "did not accept the connection in time")
+        except httpx.ConnectError:
+            problem = "refused the connection"
+        except httpx.HTTPStatusError as exc:
+            problem = f"answered HTTP {exc.response.status_code} to {method} {path}"
+        except httpx.HTTPError as exc:  # reset or dropped mid-call, protocol errors
+            problem = f"dropped the connection ({type(exc).__name__})"
+        except ValueError:  # json.JSONDecodeError included
+            problem = f"sent an answer to {method} {path} that is not OpenAI-style JSON"
+        with self._state_lock:
+            self._down_until = time.monotonic() + self.settings.llm_retry_after_s
+            self._down_because = problem
+        raise LLMError(f"LLM server LINER_LLM_SERVER_URL={self.base} {problem}: {_SERVER_HELP}")
 
-    def score_continuations(self, prefix: str, continuations: list[str]) -> list[float]:
+    def _answer(self, out: dict, *keys: str | int) -> Any:
+        """out[keys[0]][keys[1]]... or LLMError when the server's JSON has another shape."""
+        try:
+            for key in keys:
+                out = out[key]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise LLMError(f"LLM server LINER_LLM_SERVER_URL={self.base} sent an answer without "
+                           f"{'.'.join(map(str, keys))}: {_SERVER_HELP}") from exc
+        return out
+
+    def score_continuations(self, prefix: str, continuations: Sequence[str]) -> list[float]:
         scores = []
         for continuation in continuations:
             text = prefix + continuation
@@ -266,7 +330,9 @@ class _ServerBackend:
                 "model": self.model, "prompt": text, "max_tokens": 1, "temperature": 0.0, "echo": True,
                 "logprobs": 1,
             })
-            logprobs = (out["choices"][0].get("logprobs") or {})
+            logprobs = self._answer(out, "choices", 0)
+            logprobs = logprobs.get("logprobs") if isinstance(logprobs, dict) else None
+            logprobs = logprobs if isinstance(logprobs, dict) else {}
             offsets, values = logprobs.get("text_offset"), logprobs.get("token_logprobs")
             if not offsets or not values:
                 raise LLMError(f"server {self.base} returned no prompt log-probabilities (needs `echo` with "
@@ -283,12 +349,17 @@ class _ServerBackend:
         # English runs ~4 characters a token; 3 over-estimates so prompts stay inside the server's context.
         return len(text) // 3 + 1
 
-    def complete(self, prompt: str, max_tokens: int, temperature: float, stop: list[str], seed: int | None) -> str:
-        payload: dict = {"model": self.model, "max_tokens": max_tokens, "temperature": temperature, "stop": stop}
+    def complete(self, prompt: str, max_tokens: int, temperature: float = 0.0, stop: Sequence[str] = ("\n",),
+                 seed: int | None = None, grammar: str | None = None) -> str:
+        payload: dict = {"model": self.model, "max_tokens": max_tokens, "temperature": temperature,
+                         "stop": list(stop)}
         if seed is not None:
             payload["seed"] = seed
+        if grammar is not None:
+            payload["grammar"] = grammar
         if self.settings.chat_format:
             payload["messages"] = [{"role": "user", "content": prompt}]
-            return self._request("POST", "/chat/completions", payload)["choices"][0]["message"]["content"] or ""
+            out = self._request("POST", "/chat/completions", payload)
+            return str(self._answer(out, "choices", 0, "message", "content") or "")
         payload["prompt"] = prompt
-        return self._request("POST", "/completions", payload)["choices"][0]["text"]
+        return str(self._answer(self._request("POST", "/completions", payload), "choices", 0, "text") or "")

@@ -26,12 +26,16 @@ from sqlalchemy import (
     Table,
     Text,
     select,
+    text,
 )
 from sqlalchemy.engine import Connection
 
 log = logging.getLogger(__name__)
 
 MigrationFn = Callable[[Connection], None]
+
+SCHEMA_LOCK_KEY = 0x4C494E45524E4F54
+"""PostgreSQL advisory-lock key held while migrating ("LINERNOT" in ASCII; any constant shared by all versions)."""
 
 
 @dataclass(frozen=True)
@@ -64,10 +68,11 @@ def _migrations_table(metadata: MetaData) -> Table:
 def migrate(connection: Connection, migrations: list[Migration] | None = None) -> list[str]:
     """Apply the migrations not yet recorded, in order, inside the caller's transaction; return their names.
 
-    The caller holds a write transaction (BEGIN IMMEDIATE on SQLite), so two processes starting at once apply
-    each migration exactly once: the second waits, then finds them recorded.
+    Two processes starting at once on an empty database apply each migration exactly once: the schema lock
+    (see _lock_schema) makes the second wait until the first has committed, then it finds them recorded.
     """
     steps = MIGRATIONS if migrations is None else migrations
+    _lock_schema(connection)
     table = _migrations_table(MetaData())
     table.create(connection, checkfirst=True)
     applied = set(connection.scalars(select(table.c.name)))
@@ -84,6 +89,14 @@ def migrate(connection: Connection, migrations: list[Migration] | None = None) -
         connection.execute(table.insert().values(name=step.name, applied_at=datetime.now(timezone.utc)))
         done.append(step.name)
     return done
+
+
+def _lock_schema(connection: Connection) -> None:
+    """Hold the schema lock until the caller's transaction ends. PostgreSQL: a transaction-level advisory lock
+    (without it, two first starts race on CREATE TABLE and one fails with IntegrityError). SQLite: the caller's
+    BEGIN IMMEDIATE already is the lock (the store opens its write transactions that way)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
 
 
 def applied_migrations(engine: Engine) -> list[tuple[str, datetime]]:
@@ -163,3 +176,19 @@ def m001_initial(connection: Connection) -> None:
         Index("ix_shown_turn_id", "turn_id"),
     )
     metadata.create_all(connection)
+
+
+@migration
+def m002_identity(connection: Connection) -> None:
+    """Secrets instead of bare names: a passphrase hash on users, and the hashes of the tokens signed in with it."""
+    connection.execute(text("ALTER TABLE users ADD COLUMN passphrase_hash VARCHAR(200)"))
+    metadata = MetaData()
+    Table("users", metadata, Column("id", String(32), primary_key=True))  # for the foreign key only
+    Table(
+        "user_tokens",
+        metadata,
+        Column("token_hash", String(64), primary_key=True),
+        Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+        Column("created", DateTime(timezone=True), nullable=False),
+    )
+    metadata.tables["user_tokens"].create(connection)

@@ -10,31 +10,25 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import tempfile
 import threading
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from core.files import atomic_write_text
+from core.profile import Profile, ProfileEntry
+from core.text import join_words
+from core.vocabulary import UNINFORMATIVE_KEYWORDS
 from recommender.catalog import Item, split_title_year
-from recommender.llm import LLM
-from recommender.profile import Profile, ProfileEntry
 from recommender.settings import Settings
+from recommender.text_model import TextModel
 
 log = logging.getLogger(__name__)
 
 NEUTRAL_PREFIX = "A viewer should watch:"
 """The item-only context whose score is subtracted (it measures how likely the text is a priori)."""
-
-# Keywords that describe the production rather than the film: they would only add noise to its text.
-_UNINFORMATIVE_KEYWORDS = frozenset({
-    "duringcreditsstinger", "aftercreditsstinger", "woman director", "based on novel", "based on novel or book",
-    "independent film", "sequel", "remake", "3d", "imax", "biography", "based on comic", "based on true story",
-})
-
 
 def candidate_text(item: Item) -> str:
     """A short description the model can read: ' Contact (1997), drama, science fiction about nasa, wormhole'
@@ -43,15 +37,10 @@ def candidate_text(item: Item) -> str:
     genres = [g.lower() for g in item.genres[:2]]
     if genres:
         text += ", " + ", ".join(genres)
-    keywords = [k for k in item.keywords if k.lower() not in _UNINFORMATIVE_KEYWORDS][:3]
+    keywords = [k for k in item.keywords if k.lower() not in UNINFORMATIVE_KEYWORDS][:3]
     if keywords:
         text += " about " + ", ".join(keywords)
     return text
-
-
-def _join(words: Sequence[str]) -> str:
-    words = list(words)
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _entry_words(entry: ProfileEntry) -> str:
@@ -73,20 +62,20 @@ def preference_prefix(profile: Profile, query: str, max_query_words: int = 20) -
     parts = []
     loved = strongest(profile.liked("item"), 3)
     if loved:
-        parts.append("loved " + _join(loved))
+        parts.append("loved " + join_words(loved))
     likes = strongest([e for e in profile.liked() if e.kind != "item"], 3)
     if likes:
-        parts.append("likes " + _join(likes))
+        parts.append("likes " + join_words(likes))
     dislikes = strongest(profile.disliked(), 2)
     if dislikes:
-        parts.append("dislikes " + _join(dislikes))
+        parts.append("dislikes " + join_words(dislikes))
     words = re.sub(r"\s+", " ", query).strip().split(" ")
     asked = " ".join(words[-max_query_words:]).strip(" \"")
     if asked:
         parts.append(f'asked for "{asked}"')
     if not parts:
         return None
-    return f"A viewer who {_join(parts)} should watch:"
+    return f"A viewer who {join_words(parts)} should watch:"
 
 
 class NeutralCache:
@@ -124,16 +113,11 @@ class NeutralCache:
                 except (OSError, ValueError):
                     everything = {}
             everything[self.model_id] = self._scores
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Write then rename: a crash never leaves a half-written cache.
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-            with os.fdopen(fd, "w") as handle:
-                json.dump(everything, handle)
-            os.replace(tmp, self.path)
+            atomic_write_text(self.path, json.dumps(everything))
 
 
 class LLMRanker:
-    def __init__(self, llm: LLM, settings: Settings):
+    def __init__(self, llm: TextModel, settings: Settings):
         self.llm = llm
         self.settings = settings
         self.neutral = NeutralCache(settings.data_dir / "neutral_scores.json", llm.model_id)

@@ -26,6 +26,10 @@ class Settings:
     """Catalog (JSONL, optionally gzipped) in the schema of recommender.catalog.Item."""
     cooccurrence_path: Path = REPO_ROOT / "assets" / "cooccurrence.json.gz"
     """Item-item co-occurrence lists (built from ratings by `liner build-assets`)."""
+    # shipped item vectors
+    embeddings_path: Path = REPO_ROOT / "assets" / "item_embeddings.npz"
+    """The catalog's item vectors (float16, with the model and each item's text hash; `liner build-assets`
+    writes it). A first start reuses the rows whose model and text match and encodes only the rest."""
     assets_dir: Path = REPO_ROOT / "assets"
     """Golden explanation examples, onboarding quick picks."""
     data_dir: Path = field(default_factory=_default_data_dir)
@@ -93,6 +97,23 @@ class Settings:
     diversity: float = 0.3
     """0 = more of the same, 1 = surprise me (MMR trade-off on the shown cards)."""
 
+    # --- turn focus, "more", learned ranker -----------------------------------------------------------
+    focus_genre_weight: float = 3.0
+    """Score multiplier 1 + w x (the candidate's strongest genre among the latest mood/genre request's genres,
+    1 for a mood's main genre, 0.5 for its others): the current request outweighs the taste history."""
+    exclude_shown: bool = True
+    """Cards shown earlier in a session are not shown again in it ("more picks" gives new titles)."""
+    weight_sequence: float = 0.0
+    """Fusion weight of the sequence source (what ReDial train conversations bring up next after the liked
+    items); its rank is a learned-ranker feature whatever this weight. At 1.0 fusion's validation new-item
+    R@10 went 0.184 -> 0.180 (R@50 0.370 -> 0.376), so it is off in the fusion."""
+    learned_ranker: bool = True
+    """Order the fused candidates with the learned ranker (ranker_path, rebuilt by `liner train-ranker`)
+    instead of the hand-set fusion weights. On the ReDial validation split (300 dialogues never tuned on) it
+    lifts new-item R@1/10/50 from 0.034/0.184/0.370 (fusion) to 0.122/0.276/0.427."""
+    ranker_path: Path = REPO_ROOT / "assets" / "ranker.txt"
+    """LightGBM model of the learned ranker (text format), with its feature names checked on loading."""
+
     # --- LLM ranking and explanations --------------------------------------------------------------
     llm_rank: bool = True
     rank_top_n: int = 12
@@ -107,6 +128,18 @@ class Settings:
     explain_samples: int = 2
     """Lines sampled per card before falling back to the template."""
     explain_max_tokens: int = 32
+    # explanation lines: content plan, realisation, support check (recommender/explain.py)
+    explain_mode: str = "rerank"
+    """How a card's line is written from its content plan: template (the plan's first line, no LLM), rerank (the
+    LLM picks the opening phrase among the plan's), grammar (GBNF-constrained decoding, when the model takes a
+    grammar) or free (few-shot writing, then the support check). All show only supported lines. Five lines in
+    `liner bench --turns 4` on the loaded 2-core dev machine, median: template 0.05 s, rerank 1.1 s, free (the
+    old path) 21.8 s, grammar 158 s (llama.cpp checks the grammar against Gemma's 262k-token vocabulary each
+    step). See recommender/explain.py."""
+    explain_candidates: int = 4
+    """Planned lines whose opening phrases the LLM chooses among in rerank mode."""
+    explain_max_words: int = 32
+    """Longer lines fail the support check."""
 
     # --- profile and conversation ------------------------------------------------------------------
     preference_decay: float = 0.9
@@ -125,9 +158,39 @@ class Settings:
     """"Old" / "classics" in a message means released in this year or earlier."""
     onboarding_questions: int = 2
 
+    # --- reliability: LLM server and profile store ----------------------------------------------------
+    llm_connect_timeout_s: float = 2.0
+    """Seconds to wait for the LLM server (LINER_LLM_SERVER_URL) to accept a connection."""
+    llm_read_timeout_s: float = 10.0
+    """Seconds to wait for the LLM server's answer to one request before giving up (template lines are used)."""
+    llm_retries: int = 1
+    """Extra attempts when the LLM server refuses or drops the connection before answering."""
+    llm_retry_after_s: float = 30.0
+    """After an LLM server failure, calls fail at once for this long (template lines), so a dead or frozen
+    server costs one timeout, not one per card; then the server is tried again."""
+    database_connect_timeout_s: int = 10
+    """Seconds to wait for a PostgreSQL server to accept a connection (LINER_DATABASE_URL)."""
+    purge_stale_after_hours: float = 24.0
+    """When the store opens, sessions without a turn and anonymous users who never said anything, older than
+    this, are removed; 0 = never."""
+    passphrase_min_chars: int = 8
+    """Shortest passphrase accepted for signing in with a chosen name from another browser."""
+
     # --- app ---------------------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = 7860
+    # turns beside the reasons queue (webui/reasons.py)
+    app_concurrency: int = 16
+    """Turns (understanding, retrieval, ranking: no LLM) the app handles at once; reasons queue separately."""
+    explain_wait_s: float = 10.0
+    """Seconds after the cards appear by which every card's reason must show: a reason the LLM has not written
+    by then shows its planned template line (so time to the fifth reason stays bounded under load)."""
+    reasons_yield_to_cards_s: float = 2.0
+    """Longest the reason writer holds back while some visitor's cards are being computed (cards get the CPU
+    first; the cap keeps a stream of turns from starving the reasons)."""
+    app_torch_threads: int = 1
+    """CPU threads torch may use in the app process (query embeddings). One per query: with more, the OpenMP
+    workers of concurrent turns fight over the cores (2 busy cores: 1.3 s per query with 2 threads, 16 ms with 1)."""
 
     def resolved_database_url(self) -> str:
         if self.database_url:

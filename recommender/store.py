@@ -3,19 +3,31 @@
 SQLite by default (a file under ``Settings.data_dir``); any SQLAlchemy URL (PostgreSQL) by setting
 ``LINER_DATABASE_URL``. Every public method runs in its own short transaction on its own ORM session, so one
 store can be shared by Gradio's worker threads. The schema comes from recommender/migrations.py, applied when the
-store opens.
+store opens. Every database fault (bad URL, missing driver, unreachable server, disk full, read-only file) is
+raised as one StoreError whose message names the setting or file and the fix.
+
+Identity: a user is opened by a secret token only they hold (``new_anonymous`` / ``user_for_token``), or by a
+chosen name *with its passphrase* (``set_passphrase`` / ``sign_in``); only hashes of tokens and passphrases are
+stored. ``ensure_user(name)`` opens a profile by bare name: a local convenience for the terminal (``liner chat
+--user``), never for the browser. Rows are written lazily: a new user or session costs nothing until it says
+something, so page loads and "Forget me" add no rows.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
+import os
 import re
+import secrets
 import sqlite3
 import threading
 import uuid
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, ContextManager, Iterable, Iterator
 
@@ -31,19 +43,22 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    exists,
     func,
+    insert,
     inspect,
     select,
     update,
 )
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from conversation.signals import Preference, Signals
+from core.preferences import Preference, ProfileUpdate
+from core.text import strip_control
 from recommender.migrations import migrate
-from recommender.profile import Profile, ProfileEntry
+from core.profile import Profile, ProfileEntry
 from recommender.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -52,14 +67,35 @@ FEEDBACK_KINDS = ("like", "dislike", "seen", "why", "remove")
 NOVELTY_CHOICES = ("familiar", "new")
 _WRITE_OPTION = "liner_write"
 """Execution option marking a write transaction (BEGIN IMMEDIATE on SQLite)."""
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-"""C0/C1 controls except tab and newline, and lone surrogates (which cannot be encoded to UTF-8)."""
 _LABEL_CHARS = 400
 _NAME_CHARS = 200
+_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,128}")
+"""What a token looks like (``secrets.token_urlsafe(32)`` gives 43 characters); anything else opens nobody."""
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+"""scrypt cost for passphrases (~16 MB, ~50 ms): slow enough against guessing, fast enough for a sign-in."""
+_DATABASE_URL_HELP = ("set LINER_DATABASE_URL to sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB "
+                      "(or unset it for SQLite under LINER_HOME)")
 
 
 class StoreError(RuntimeError):
     """The profile store cannot do what was asked; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A user and the secret that opens their profile. Give ``token`` to the browser (local storage); the store
+    keeps only its hash. Whoever holds the token is that user, so never log or show it."""
+
+    user_id: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What ``ProfileStore.purge_stale`` removed."""
+
+    sessions: int
+    users: int
 
 
 @dataclass(frozen=True)
@@ -97,6 +133,17 @@ class _User(_Base):
     name: Mapped[str | None] = mapped_column(String(_NAME_CHARS), unique=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     novelty: Mapped[str | None] = mapped_column(String(16))
+    passphrase_hash: Mapped[str | None] = mapped_column(String(200))
+
+
+class _Token(_Base):
+    """A sign-in token of a user (by hash). Anonymous users need no row here: their id is derived from their
+    token (see _token_user_id), so a page load stores nothing."""
+
+    __tablename__ = "user_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class _Session(_Base):
@@ -154,8 +201,8 @@ class _Shown(_Base):
 
 SCHEMA = _Base.metadata
 """The schema the store expects once every migration has run (tests compare it with the migrated database)."""
-_USER_TABLES: tuple[type[_Shown | _Feedback | _Preference | _Turn | _Session], ...] = (
-    _Shown, _Feedback, _Preference, _Turn, _Session)
+_USER_TABLES: tuple[type[_Shown | _Feedback | _Preference | _Turn | _Session | _Token], ...] = (
+    _Shown, _Feedback, _Preference, _Turn, _Session, _Token)
 """Tables holding a user's rows, children before parents so deletes work without ON DELETE CASCADE."""
 
 
@@ -164,7 +211,7 @@ class ProfileStore:
 
     def __init__(self, url: str, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings()
-        self.url: URL = make_url(url)
+        self.url: URL = _parse_url(url)
         self._sqlite = self.url.get_backend_name() == "sqlite"
         self._path = _sqlite_path(self.url) if self._sqlite else None
         in_memory = self._sqlite and self._path is None
@@ -178,6 +225,11 @@ class ProfileStore:
             applied = migrate(connection)
         if applied:
             log.info("profile store %s: applied migrations %s", self._where(), ", ".join(applied))
+        if self.settings.purge_stale_after_hours > 0:
+            purged = self.purge_stale(timedelta(hours=self.settings.purge_stale_after_hours))
+            if purged.sessions or purged.users:
+                log.info("profile store %s: removed %d empty sessions and %d unused anonymous users",
+                         self._where(), purged.sessions, purged.users)
 
     @property
     def engine(self) -> Engine:
@@ -186,34 +238,98 @@ class ProfileStore:
     def close(self) -> None:
         self._engine.dispose()
 
+    # --- identity -------------------------------------------------------------------------------------
+    def new_anonymous(self) -> Identity:
+        """A new anonymous user and the token that opens it. Nothing is stored until the user says something
+        (a turn, a card button, a passphrase), so a page load or a "Forget me" adds no row."""
+        token = secrets.token_urlsafe(32)
+        return Identity(_token_user_id(token), token)
+
+    def user_for_token(self, token: str) -> str | None:
+        """The user a browser's token opens: the signed-in user for a token from ``sign_in``, else the token's own
+        anonymous user (empty until it says something); None for anything that is not a token (then start over
+        with ``new_anonymous``)."""
+        if not isinstance(token, str) or not _TOKEN_PATTERN.fullmatch(token):
+            return None
+        with self._read() as session:
+            signed_in = session.scalar(select(_Token.user_id).where(_Token.token_hash == _sha256(token)))
+        return signed_in or _token_user_id(token)
+
+    def set_passphrase(self, user_id: str, name: str, passphrase: str) -> None:
+        """Let the user open this profile from another browser with ``sign_in(name, passphrase)``. Raises
+        StoreError when the name belongs to someone else (a bare name never opens a profile) or the passphrase
+        is shorter than Settings.passphrase_min_chars; setting it again changes the name or passphrase."""
+        clean = _clean(name, _NAME_CHARS).strip()
+        if not clean:
+            raise StoreError("choose a name to go with the passphrase")
+        if len(passphrase) < self.settings.passphrase_min_chars:
+            raise StoreError(f"the passphrase needs at least {self.settings.passphrase_min_chars} characters")
+        hashed = _hash_passphrase(passphrase)  # slow on purpose: outside the transaction
+        with self._write() as session:
+            owner = session.scalar(select(_User.id).where(_User.name == clean))
+            if owner is not None and owner != user_id:
+                raise StoreError(f"the name {clean!r} is taken: choose another one, or sign in with its passphrase")
+            user = _user_row(session, user_id)
+            user.name, user.passphrase_hash = clean, hashed
+
+    def sign_in(self, name: str, passphrase: str) -> Identity | None:
+        """A new token for the user who set this name and passphrase; None when they do not match (the same
+        answer, in about the same time, for a name nobody has, so names cannot be probed)."""
+        clean = _clean(name, _NAME_CHARS).strip()
+        with self._read() as session:
+            row = session.execute(select(_User.id, _User.passphrase_hash).where(_User.name == clean)).first()
+        if not _check_passphrase(passphrase, row.passphrase_hash if row is not None else None):
+            return None
+        assert row is not None  # a passphrase matched, so the user exists
+        token = secrets.token_urlsafe(32)
+        with self._write() as session:
+            session.add(_Token(token_hash=_sha256(token), user_id=row.id, created=_now()))
+        return Identity(row.id, token)
+
     # --- users and sessions ---------------------------------------------------------------------------
     def ensure_user(self, name: str | None = None) -> str:
-        """The id of the user called ``name`` (created if new), or of a new anonymous user when no name is given."""
+        """Terminal convenience (``liner chat --user NAME``): the id of the user called ``name``, created if new.
+        A bare name opens the profile, so never pass a name typed in the browser (use tokens there). Without a
+        name: a new anonymous user, stored on its first write."""
         clean = _clean(name or "", _NAME_CHARS).strip()
         if not clean:
-            with self._write() as session:
-                return self._new_user(session, None)
-        try:
-            with self._write() as session:
-                existing = session.scalar(select(_User.id).where(_User.name == clean))
-                return existing or self._new_user(session, clean)
-        except IntegrityError:
-            # Another process created the same name between our read and insert (servers without a write lock).
-            with self._read() as session:
-                found = session.scalar(select(_User.id).where(_User.name == clean))
-            if found is None:
-                raise
+            return self.new_anonymous().user_id
+        with self._write() as session:
+            existing = session.scalar(select(_User.id).where(_User.name == clean))
+            if existing is not None:
+                return existing
+            # Another process may create the same name meanwhile (servers without a write lock): keep theirs.
+            _insert_ignoring_conflict(session, _User, id=uuid.uuid4().hex, name=clean, created=_now())
+            found = session.scalar(select(_User.id).where(_User.name == clean))
+            assert found is not None  # inserted now or by the other process
             return found
 
     def start_session(self, user_id: str) -> str:
+        """A new conversation of the user, stored with its first turn. Its id carries a tag of the user id, so
+        a turn for another user is refused even before the session is stored."""
+        _check_user_id(user_id)
+        nonce = uuid.uuid4().hex[:16]
+        return nonce + _session_tag(user_id, nonce)
+
+    def purge_stale(self, older_than: timedelta) -> Purged:
+        """Remove what nobody comes back to: sessions without a turn, and anonymous users (no name) that never
+        said anything (no turn, preference or feedback), both older than ``older_than``."""
+        cutoff = _now() - older_than
+        silent = ~exists().where(_Turn.session_id == _Session.id)
+        unused = select(_User.id).where(
+            _User.name.is_(None), _User.created < cutoff,
+            *(~exists().where(table.user_id == _User.id) for table in (_Turn, _Preference, _Feedback, _Token)))
         with self._write() as session:
-            _require_user(session, user_id)
-            session_id = uuid.uuid4().hex
-            session.add(_Session(id=session_id, user_id=user_id, started=_now()))
-            return session_id
+            users = list(session.scalars(unused))
+            sessions = session.execute(delete(_Session).where(_Session.started < cutoff, silent)).rowcount
+            for start in range(0, len(users), 500):  # bounded IN lists (SQLite limits bound parameters)
+                chunk = users[start:start + 500]
+                sessions += session.execute(delete(_Session).where(_Session.user_id.in_(chunk))).rowcount
+                session.execute(delete(_User).where(_User.id.in_(chunk)))
+            return Purged(sessions, len(users))
 
     # --- writes -------------------------------------------------------------------------------------
-    def record_turn(self, user_id: str, session_id: str, message: str, signals: Signals, reply_text: str,
+    def record_turn(self, user_id: str, session_id: str, message: str, learned: ProfileUpdate, reply_text: str,
                     action: str, cards: list[ShownCard]) -> int:
         """Store one turn and what it taught us, all or nothing; return the turn id.
 
@@ -221,8 +337,11 @@ class ProfileStore:
         comes back to full strength (with the polarity said now); items said to be seen are recorded as seen.
         """
         with self._write() as session:
+            _user_row(session, user_id)
             owner = session.scalar(select(_Session.user_id).where(_Session.id == session_id))
-            if owner != user_id:
+            if owner is None and _session_tag(user_id, session_id[:16]) == session_id[16:]:
+                session.add(_Session(id=session_id, user_id=user_id, started=_now()))
+            elif owner != user_id:
                 raise StoreError(f"session {session_id!r} does not belong to user {user_id!r}: start one with "
                                  "ProfileStore.start_session(user_id)")
             index = session.scalar(select(func.count()).select_from(_Turn).where(_Turn.session_id == session_id))
@@ -233,14 +352,14 @@ class ProfileStore:
             session.flush()  # assigns turn.id, which the rows below point to
             session.execute(update(_Preference).where(_Preference.user_id == user_id)
                             .values(weight=_Preference.weight * self.settings.preference_decay))
-            _upsert_preferences(session, user_id, signals.preferences, turn.id)
+            _upsert_preferences(session, user_id, learned.preferences, turn.id)
             now = _now()
             session.add_all(_Feedback(user_id=user_id, item_id=item_id, kind="seen", turn=turn.id, created=now)
-                            for item_id in dict.fromkeys(signals.seen))
-            if signals.novelty in NOVELTY_CHOICES:
+                            for item_id in dict.fromkeys(learned.seen))
+            if learned.novelty in NOVELTY_CHOICES:
                 user = session.get(_User, user_id)
                 assert user is not None  # the session row exists, so its user does
-                user.novelty = signals.novelty
+                user.novelty = learned.novelty
             _add_shown(session, user_id, turn.id, cards)
             return turn.id
 
@@ -258,7 +377,7 @@ class ProfileStore:
         if kind not in FEEDBACK_KINDS:
             raise ValueError(f"feedback kind must be one of {', '.join(FEEDBACK_KINDS)}, not {kind!r}")
         with self._write() as session:
-            _require_user(session, user_id)
+            _user_row(session, user_id)
             turn = session.scalar(select(func.max(_Turn.id)).where(_Turn.user_id == user_id))
             session.add(_Feedback(user_id=user_id, item_id=item_id, kind=kind, turn=turn, created=_now()))
             if kind in ("like", "dislike"):
@@ -268,7 +387,7 @@ class ProfileStore:
     def remove_entry(self, user_id: str, node_id: str) -> None:
         """Forget one belief ("I don't actually like Nolan"); removing a disliked item also lifts its rejection."""
         with self._write() as session:
-            _require_user(session, user_id)
+            _user_row(session, user_id)
             session.execute(delete(_Preference).where(_Preference.user_id == user_id,
                                                       _Preference.node_id == node_id))
             turn = session.scalar(select(func.max(_Turn.id)).where(_Turn.user_id == user_id))
@@ -277,7 +396,9 @@ class ProfileStore:
     def reset(self, user_id: str) -> None:
         """Start over: forget tastes, seen, rejected and shown cards; keep the user and the conversation log."""
         with self._write() as session:
-            user = _require_user(session, user_id)
+            user = session.get(_User, user_id)
+            if user is None:
+                return  # not stored yet: nothing to forget
             for table in (_Preference, _Feedback, _Shown):
                 session.execute(delete(table).where(table.user_id == user_id))
             user.novelty = None
@@ -331,19 +452,34 @@ class ProfileStore:
 
     # --- internals ----------------------------------------------------------------------------------
     def _create_engine(self, in_memory: bool) -> Engine:
+        try:
+            return self._create_engine_unchecked(in_memory)
+        except ArgumentError as exc:  # NoSuchModuleError: a dialect or driver name SQLAlchemy does not know
+            raise StoreError(f"LINER_DATABASE_URL names a database SQLAlchemy does not know "
+                             f"({self.url.drivername}): {_DATABASE_URL_HELP}") from exc
+        except ImportError as exc:
+            raise StoreError(f"the Python driver for {self.url.drivername} databases is not installed (no module "
+                             f"{exc.name!r}): install it into .venv, or {_DATABASE_URL_HELP} (psycopg is "
+                             "installed)") from exc
+
+    def _create_engine_unchecked(self, in_memory: bool) -> Engine:
         if not self._sqlite:
-            return create_engine(self.url, pool_pre_ping=True)
+            connect_args = {}
+            if self.url.get_backend_name() == "postgresql":
+                # An unreachable host must fail in seconds with a clear message, not hang on TCP retries.
+                connect_args["connect_timeout"] = self.settings.database_connect_timeout_s
+            return create_engine(self.url, pool_pre_ping=True, connect_args=connect_args)
         if self._path is not None:
             try:
                 self._path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the folder of the profile database {self._path} ({exc}): set "
                                  "LINER_DATA_DIR or LINER_DATABASE_URL to a writable place") from exc
-        connect_args = {"check_same_thread": False, "timeout": 30.0}
+        sqlite_args = {"check_same_thread": False, "timeout": 30.0}
         if in_memory:
-            engine = create_engine(self.url, connect_args=connect_args, poolclass=StaticPool)
+            engine = create_engine(self.url, connect_args=sqlite_args, poolclass=StaticPool)
         else:
-            engine = create_engine(self.url, connect_args=connect_args)
+            engine = create_engine(self.url, connect_args=sqlite_args)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
@@ -361,38 +497,41 @@ class ProfileStore:
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
-        """Serialize in-memory use, and turn a broken SQLite file into an error that says what to do."""
+        """Serialize in-memory use, and turn every database fault into a StoreError that says what to do (the
+        transaction has rolled back: nothing of the call was written)."""
         with self._lock:
             try:
                 yield
             except (DBAPIError, sqlite3.DatabaseError) as exc:
-                problem = self._file_problem(exc)
-                if problem is None:
-                    raise
-                raise problem from exc
+                raise self._problem(exc) from exc
 
-    def _file_problem(self, exc: Exception) -> StoreError | None:
-        if not self._sqlite or isinstance(exc, IntegrityError):
-            return None
-        text = str(getattr(exc, "orig", None) or exc).lower()
+    def _problem(self, exc: Exception) -> StoreError:
+        cause = str(getattr(exc, "orig", None) or exc).strip()
+        detail = (cause.splitlines() or [type(exc).__name__])[0].strip()
+        text = cause.lower()
+        where = self._where()
         if "not a database" in text or "malformed" in text or "corrupt" in text:
             return StoreError(
-                f"the profile database {self._where()} is corrupt or not an SQLite file ({text}): move it aside "
-                f"(mv {self._where()} {self._where()}.broken) to start with an empty store, or set "
-                "LINER_DATABASE_URL to another database")
-        if "unable to open" in text or "readonly" in text:
-            return StoreError(f"cannot open the profile database {self._where()} for writing ({text}): fix its "
+                f"the profile database {where} is corrupt or not an SQLite file ({detail}): move it aside "
+                f"(mv {where} {where}.broken) to start with an empty store, or set LINER_DATABASE_URL to another "
+                "database")
+        if "disk is full" in text or "no space left" in text or "could not extend file" in text:
+            return StoreError(f"the profile database {where} could not be written: the disk is full ({detail}); "
+                              "free some space, or set LINER_DATABASE_URL to a database on another disk")
+        if "unable to open" in text or "readonly" in text or "read-only" in text:
+            return StoreError(f"cannot open the profile database {where} for writing ({detail}): fix its "
                               "permissions, or set LINER_DATABASE_URL to another database")
-        return None
+        if isinstance(exc, IntegrityError):
+            return StoreError(f"the profile database {where} refused a write ({detail}); if another process wrote "
+                              "the same row at the same moment, try again")
+        if not self._sqlite and isinstance(exc, (OperationalError, InterfaceError)):
+            return StoreError(f"cannot reach the profile database {where} ({detail}): start the database server, "
+                              "or fix LINER_DATABASE_URL")
+        return StoreError(f"the profile database {where} failed ({detail}): check it, or set LINER_DATABASE_URL "
+                          "to another database")
 
     def _where(self) -> str:
         return str(self._path) if self._path is not None else self.url.render_as_string(hide_password=True)
-
-    @staticmethod
-    def _new_user(session: Session, name: str | None) -> str:
-        user_id = uuid.uuid4().hex
-        session.add(_User(id=user_id, name=name, created=_now()))
-        return user_id
 
 
 def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -422,11 +561,70 @@ def _sqlite_path(url: URL) -> Path | None:
     return Path(database).expanduser().resolve()
 
 
+def _parse_url(url: str) -> URL:
+    try:
+        return make_url(url)
+    except ArgumentError as exc:  # the value is not echoed: it may hold a password
+        raise StoreError(f"LINER_DATABASE_URL is not a database URL ({exc}): {_DATABASE_URL_HELP}") from exc
+
+
 def _require_user(session: Session, user_id: str) -> _User:
     user = session.get(_User, user_id)
     if user is None:
         raise StoreError(f"unknown user {user_id!r}: create one with ProfileStore.ensure_user()")
     return user
+
+
+def _check_user_id(user_id: str) -> None:
+    if not isinstance(user_id, str) or not re.fullmatch(r"[0-9a-f]{32}", user_id):
+        raise StoreError(f"unknown user {user_id!r}: get an id from ProfileStore.new_anonymous(), "
+                         "user_for_token() or ensure_user()")
+
+
+def _user_row(session: Session, user_id: str) -> _User:
+    """The user's row, stored now if this is their first write (new users are not stored before)."""
+    user = session.get(_User, user_id)
+    if user is None:
+        _check_user_id(user_id)
+        _insert_ignoring_conflict(session, _User, id=user_id, name=None, created=_now())
+        user = session.get(_User, user_id)
+        assert user is not None  # inserted now, or by a concurrent write of the same user
+    return user
+
+
+def _insert_ignoring_conflict(session: Session, table: type[_Base], **values: Any) -> None:
+    """INSERT that leaves the row another transaction inserted first (PostgreSQL without a write lock)."""
+    try:
+        with session.begin_nested():
+            session.execute(insert(table).values(**values))
+    except IntegrityError:
+        pass
+
+
+def _token_user_id(token: str) -> str:
+    """An anonymous user's id: derived from their token, so no row is needed to find them again."""
+    return hashlib.sha256(b"liner-user:" + token.encode()).hexdigest()[:32]
+
+
+def _session_tag(user_id: str, nonce: str) -> str:
+    return hashlib.sha256(f"liner-session:{user_id}:{nonce}".encode()).hexdigest()[:16]
+
+
+def _sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _hash_passphrase(passphrase: str) -> str:
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(passphrase.encode(), salt=salt, **_SCRYPT)
+    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+
+
+def _check_passphrase(passphrase: str, stored: str | None) -> bool:
+    """Constant work whether or not ``stored`` exists, so a missing name answers as slowly as a wrong one."""
+    scheme, salt, digest = (stored or "scrypt$$").split("$")
+    computed = hashlib.scrypt(passphrase.encode(), salt=base64.b64decode(salt) or b"\0" * 16, **_SCRYPT)
+    return stored is not None and scheme == "scrypt" and hmac.compare_digest(computed, base64.b64decode(digest))
 
 
 def _upsert_preferences(session: Session, user_id: str, preferences: Iterable[Preference],
@@ -480,7 +678,7 @@ def _fold_feedback(events: Iterable[tuple[str, str]]) -> tuple[set[str], set[str
 
 def _clean(text: str, limit: int | None) -> str:
     """Text as given, minus control characters (tab and newline kept), cut to ``limit`` characters."""
-    text = _CONTROL_CHARS.sub("", text.replace("\r\n", "\n"))
+    text = strip_control(text)
     return text[:limit] if limit is not None else text
 
 

@@ -24,6 +24,21 @@ def _gpu_count() -> int:
     return int(get_num_gpus()) if get_num_gpus is not None else 0
 
 
+def non_finite_rows(matrix: np.ndarray) -> np.ndarray:
+    """Row numbers of vectors holding NaN or inf (a broken model or file): such a row would silently rank first
+    or last for every query."""
+    return np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+
+
+def _check_finite(matrix: np.ndarray, what: str) -> None:
+    bad = non_finite_rows(matrix)
+    if len(bad):
+        raise VectorIndexError(
+            f"{what} hold NaN or infinite values in {len(bad)} rows (first: {bad[:5].tolist()}): "
+            f"rebuild them with `liner ingest`"
+        )
+
+
 def _as_matrix(vectors: np.ndarray) -> np.ndarray:
     matrix = np.asarray(vectors, dtype=np.float32)
     if matrix.ndim == 1:
@@ -44,6 +59,7 @@ class VectorIndex:
     @classmethod
     def build(cls, vectors: np.ndarray, settings: Settings) -> "VectorIndex":
         matrix = _as_matrix(vectors)
+        _check_finite(matrix, "the item vectors")
         count, dim = matrix.shape
         if count > settings.faiss_hnsw_above:
             log.warning(
@@ -113,4 +129,6 @@ class VectorIndex:
             raise VectorIndexError(
                 f"FAISS index {path} is corrupt ({str(exc).splitlines()[0]}): rebuild it with `liner ingest`"
             ) from exc
+        if isinstance(index, faiss.IndexFlat) and index.ntotal:
+            _check_finite(index.reconstruct_n(0, index.ntotal), f"FAISS index {path}")
         return cls(index, settings)

@@ -46,15 +46,18 @@ def browser_assistant(settings, engine, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app_url(browser_assistant) -> Iterator[str]:
-    import app
+    from webui.handlers import WebApp
+    from webui.layout import build, launch
 
     port = _free_port()
-    demo = app.build_app(browser_assistant)
-    app.launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    web = WebApp.over(browser_assistant)
+    demo = build(web)
+    launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
         demo.close()
+        web.reasons.close()
 
 
 @pytest.fixture(scope="module")
@@ -177,15 +180,19 @@ def test_onboarding_feedback_why_profile_export_forget(app_url, playwright, shot
         entry.wait_for(state="detached", timeout=CLICK_TIMEOUT_MS)
         assert liked_title not in profile_text(page)
 
-        # Export my data: a JSON download of this user's rows.
-        page.locator("#export").click()
-        link = page.locator("#export-file a").first
-        link.wait_for(timeout=CLICK_TIMEOUT_MS)
-        with page.expect_download() as download:
-            link.click()
+        # Export my data: a JSON download of this user's rows, saved by the page itself: no file on the server,
+        # so no URL that another session (or no session) could fetch.
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        with page.expect_download(timeout=CLICK_TIMEOUT_MS) as download:
+            page.locator("#export").click()
+        assert download.value.url.startswith("blob:"), download.value.url
         data = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
         assert "user" in data
         assert picked.split(" (")[0] in json.dumps(data), "the export misses the quick pick"
+        assert not [url for url in requests if "/file=" in url or "/upload" in url], requests
+        assert page.locator("#export-data textarea").count() == 0 or \
+            page.locator("#export-data textarea").input_value() == ""
 
         # Forget me: everything goes, the page starts over as a new visitor.
         page.locator("#forget").click()
@@ -244,3 +251,48 @@ def test_phone_width_and_keyboard_only(app_url, playwright, shots, tmp_path):
         assert overflow <= 1, f"page with cards is {overflow}px wider than a phone screen"
         page.screenshot(path=str(shots / "4_phone.png"), full_page=True)
         assert errors == [], errors
+
+
+def test_a_typed_name_cannot_open_someone_elses_profile(app_url, playwright, tmp_path):
+    with browser_page(playwright, tmp_path / "alice") as (alice, alice_errors):
+        open_app(alice, app_url)
+        alice.locator("#chip-0").click()
+        alice.locator(".profile-entry").first.wait_for(timeout=TURN_TIMEOUT_MS)
+        alice_label = alice.locator(".profile-entry .entry-label").first.inner_text()
+        alice.locator("#user-name input").fill("alice")
+        alice.locator("#passphrase input").fill("correct horse battery")
+        alice.locator("#use-name").click()
+        alice.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Saved as alice')",
+                                timeout=CLICK_TIMEOUT_MS)
+        # The same browser comes back as the same user: its token is in local storage, no name needed.
+        alice.reload(wait_until="load")
+        alice.locator(".profile-entry", has_text=alice_label).wait_for(timeout=TURN_TIMEOUT_MS)
+
+        with browser_page(playwright, tmp_path / "mallory") as (mallory, mallory_errors):
+            open_app(mallory, app_url)
+            for passphrase, answer in (("", "A name alone never opens a profile"), ("guess-guess", "Not signed in")):
+                mallory.locator("#user-name input").fill("alice")
+                mallory.locator("#passphrase input").fill(passphrase)
+                mallory.locator("#use-name").click()
+                mallory.wait_for_function("a => document.querySelector('#status')?.innerText.includes(a)",
+                                          arg=answer, timeout=CLICK_TIMEOUT_MS)
+                assert mallory.locator(".profile-entry").count() == 0
+                assert alice_label not in profile_text(mallory)
+            # Whatever Mallory now says or exports is Mallory's own.
+            mallory.locator("#message textarea").fill("I hate everything with robots")
+            mallory.locator("#send").click()
+            mallory.wait_for_function("() => !document.querySelector('#chat')?.innerText.endsWith('...')",
+                                      timeout=TURN_TIMEOUT_MS)
+            with mallory.expect_download(timeout=CLICK_TIMEOUT_MS) as download:
+                mallory.locator("#export").click()
+            exported = Path(download.value.path()).read_text(encoding="utf-8")
+            assert alice_label.split(" (")[0] not in exported and "robots" in exported
+
+        # Alice's profile is as she left it.
+        alice.reload(wait_until="load")
+        alice.locator(".profile-entry", has_text=alice_label).wait_for(timeout=TURN_TIMEOUT_MS)
+        with alice.expect_download(timeout=CLICK_TIMEOUT_MS) as download:
+            alice.locator("#export").click()
+        exported = Path(download.value.path()).read_text(encoding="utf-8")
+        assert "robots" not in exported and alice_label.split(" (")[0] in exported
+        assert alice_errors == [] and mallory_errors == [], alice_errors + mallory_errors

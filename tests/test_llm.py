@@ -10,11 +10,12 @@ import pytest
 
 from recommender.catalog import load_catalog
 from recommender.evidence import build_evidence
-from recommender.explain import Explainer, check_grounding
+from recommender.explain import Explainer
 from recommender.llm import LLM, LLMError
-from recommender.profile import Profile, ProfileEntry
+from core.profile import Profile, ProfileEntry
 from recommender.ranking import LLMRanker
 from recommender.settings import REPO_ROOT, Settings
+from recommender.support_check import check_support
 
 PREFIX = "A viewer who loved Interstellar and Arrival and wants thoughtful space science fiction should watch:"
 CONTINUATIONS = [" Contact (1997), drama, science fiction about nasa, wormhole",
@@ -141,8 +142,8 @@ def test_real_explanation_is_grounded_or_falls_back(llm, settings, catalog):
         item = catalog.find_title(title)
         evidence = build_evidence(item, profile, None, catalog)
         explanation = explainer.explain(item, evidence)
-        assert explanation.source in {"llm", "template"}
-        assert explanation.grounded and check_grounding(explanation.text, evidence) == []
+        assert explanation.source in {"rerank", "llm", "template"}
+        assert explanation.grounded and check_support(explanation.text, evidence).ok
 
 
 def test_server_backend_scores_only_the_continuation_tokens(tmp_path):
@@ -180,3 +181,34 @@ def test_server_backend_scores_only_the_continuation_tokens(tmp_path):
         assert llm.model_id == f"{url}/v1|stub-model"
     finally:
         server.shutdown()
+
+
+# --- ranking logic on the fake model (no GGUF) ---------------------------------------------------------------
+def test_pmi_subtracts_the_neutral_score_computed_once_per_item(fake_model, tmp_path, catalog):
+    settings = Settings(data_dir=tmp_path)
+    items = [catalog.find_title(t) for t in ("Contact", "Saw", "The Notebook")]
+    profile = Profile("u", [ProfileEntry("genre:Science Fiction", "genre", "Science Fiction", 1, 1.0)])
+    ranker = LLMRanker(fake_model, settings)
+    first = ranker.rank(items, profile, "science fiction about aliens")
+    prefixes = [prefix for prefix, _ in fake_model.scored]
+    assert prefixes == [prefixes[0], "A viewer should watch:"] and "likes science fiction" in prefixes[0]
+    assert np.argmax(first) == 0  # the fake scores by shared words: "science fiction" fits Contact
+
+    fake_model.scored.clear()
+    again = LLMRanker(fake_model, Settings(data_dir=tmp_path)).rank(items, profile, "science fiction about aliens")
+    assert again == pytest.approx(first)
+    assert [prefix for prefix, _ in fake_model.scored] == [prefixes[0]]  # neutral scores came from the disk cache
+
+
+def test_ranker_without_preferences_asks_the_model_nothing(fake_model, tmp_path, catalog):
+    items = [catalog.find_title("Heat")]
+    assert LLMRanker(fake_model, Settings(data_dir=tmp_path)).rank(items, Profile("u"), "") == [0.0]
+    assert fake_model.scored == []
+
+
+def test_model_failure_reaches_the_ranker_caller_as_llm_error(fake_model, tmp_path, catalog):
+    """The contract: LLMError is the only exception; the engine catches it and keeps the fusion order."""
+    fake_model.error = LLMError("LLM server LINER_LLM_SERVER_URL=http://127.0.0.1:9/v1 refused the connection")
+    profile = Profile("u", [ProfileEntry("genre:Crime", "genre", "Crime", 1, 1.0)])
+    with pytest.raises(LLMError, match="LINER_LLM_SERVER_URL"):
+        LLMRanker(fake_model, Settings(data_dir=tmp_path)).rank([catalog.find_title("Heat")], profile, "")

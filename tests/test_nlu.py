@@ -315,3 +315,24 @@ def test_real_linker_robust_and_fast(aliases):
     for message in messages:
         understand(message, lambda _text, m=message: linked[m], SETTINGS)
     assert (time.perf_counter() - started) * 1000 / len(messages) < 5
+
+
+@pytest.mark.parametrize("message, family", [
+    ("ok, now something funny we can watch with the kids", True),
+    ("family movie night!", True),
+    ("something my 8-year-old can watch", True),
+    ("a film for the children please", True),
+    ("grown-ups only now", False),
+    ("the kids are asleep, something scary", False),
+    ("I loved Superbad", None),
+    ("a movie about a kid detective", None),
+    ("I'm 38 years old and love thrillers", None),
+])
+def test_family_flag(message, family):
+    assert understand(message, fake_link, SETTINGS).constraints.family is family
+
+
+def test_lifting_the_family_flag_drops_the_family_mood():
+    signals = understand("no kids tonight, something scary", fake_link, SETTINGS)
+    assert signals.constraints.family is False
+    assert "family" not in signals.constraints.moods and "Family" not in signals.constraints.include_genres

@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 
 from conversation.session import Assistant
-from conversation.signals import Constraints
+from core.preferences import Constraints
 from recommender.candidates import CandidateGenerator, Query
 from recommender.engine import RecommenderEngine
-from recommender.profile import Profile, ProfileEntry
+from recommender.llm import LLMError
+from core.profile import Profile, ProfileEntry
 from recommender.store import ProfileStore, StoreError
 
 MATRIX, TITANIC, INCEPTION = "ml2571", "ml1721", "ml79132"
@@ -146,3 +147,81 @@ def test_users_are_isolated(fast_assistant):
     alice.handle("I loved Titanic")
     assert bob.profile().is_empty
     assert any("Titanic" in e.label for e in alice.profile().liked())
+
+
+# --- session robustness (issue 7) ------------------------------------------------------------------------------
+def test_recommend_turns_are_stored_with_their_reply_text(fast_assistant):
+    session = fast_assistant.session()
+    reply = session.handle("I loved The Matrix")
+    assert reply.action == "recommend" and reply.cards
+    (turn,) = fast_assistant.store.history(session.user_id)
+    assert turn.action == "recommend" and turn.reply_text == reply.text and reply.text
+
+
+def test_a_failing_store_keeps_the_chat_alive(fast_assistant, monkeypatch):
+    session = fast_assistant.session()
+    session.handle("I loved The Matrix")
+
+    def full(*args, **kwargs):
+        raise StoreError("database or disk is full: free space under LINER_HOME")
+
+    monkeypatch.setattr(fast_assistant.store, "record_turn", full)
+    monkeypatch.setattr(fast_assistant.store, "record_shown", full)
+    reply = session.handle("I also loved Inception")
+    assert reply.action == "recommend" and len(reply.cards) == 5
+    assert any("couldn't save this turn" in note for note in reply.notes)
+    assert INCEPTION not in {c.item_id for c in reply.cards}
+    monkeypatch.setattr(fast_assistant.store, "profile", full)
+    again = session.handle("something funny")
+    assert again.cards and any("couldn't save" in note for note in again.notes)
+
+
+def test_a_failing_llm_leaves_the_fusion_order(fast_settings, artifacts, fake_model):
+    ranked_settings = fast_settings.with_overrides(llm_rank=True, rank_weight=0.5)
+    plain = RecommenderEngine(fast_settings, artifacts=artifacts).recommend(likes(MATRIX), Query(), 5)
+    fake_model.error = LLMError("LLM server http://127.0.0.1:9 refused the connection")
+    engine = RecommenderEngine(ranked_settings, artifacts=artifacts, llm=fake_model)
+    ranked = engine.recommend(likes(MATRIX), Query(), 5)
+    assert [c.item.item_id for c in ranked.candidates] == [c.item.item_id for c in plain.candidates]
+
+
+# --- shown cards, focus and family at the candidate level ---------------------------------------------------------
+def test_family_constraint_filters_horror_and_adult_items(generator, catalog):
+    conjuring = catalog.find_title("The Conjuring", 2013)
+    assert conjuring is not None
+    query = Query(constraints=Constraints(include_genres=["Comedy"], family=True), focus_genres={"Comedy": 1.0})
+    candidates = generator.generate(likes(conjuring.item_id), query)[:20]
+    rules = generator.family
+    assert candidates and all(rules.suitable(c.item) for c in candidates)
+    assert sum(bool({"Family", "Animation"} & set(c.item.genres)) for c in candidates[:5]) == 5
+
+
+def test_focus_genres_lead_the_ranking(generator):
+    plain = generator.generate(likes(MATRIX), Query())[:10]
+    focused = generator.generate(likes(MATRIX), Query(focus_genres={"Comedy": 1.0}))[:10]
+    assert sum("Comedy" in c.item.genres for c in focused) > sum("Comedy" in c.item.genres for c in plain)
+
+
+# --- learned ranker --------------------------------------------------------------------------------------------
+def test_shipped_ranker_matches_the_features_and_bad_files_name_the_fix(fast_settings, tmp_path):
+    from recommender.learned_ranker import LearnedRanker, RankerError
+    from recommender.ranker_features import FEATURES
+
+    assert tuple(LearnedRanker.load(fast_settings.ranker_path).booster.feature_name()) == FEATURES
+    with pytest.raises(RankerError, match="liner train-ranker"):
+        LearnedRanker.load(tmp_path / "missing.txt")
+    broken = tmp_path / "broken.txt"
+    broken.write_text("not a model")
+    with pytest.raises(RankerError, match="liner train-ranker"):
+        LearnedRanker.load(broken)
+
+
+def test_learned_ranker_keeps_the_turn_factors(fast_settings, artifacts):
+    # "something lighter, funny please": the mood's genres filter, its main genre (Comedy) is the focus.
+    engine = RecommenderEngine(fast_settings.with_overrides(learned_ranker=True), artifacts=artifacts)
+    light = Constraints(include_genres=["Comedy", "Family", "Animation", "Romance"])
+    plain = engine.recommend(likes(MATRIX), Query(constraints=light), 10)
+    focused = engine.recommend(likes(MATRIX), Query(constraints=light, focus_genres={"Comedy": 1.0}), 10)
+    comedies = [sum("Comedy" in c.item.genres for c in r.candidates[:5]) for r in (plain, focused)]
+    assert comedies[1] >= 3 and comedies[1] > comedies[0], comedies
+    assert "learned_rank" in focused.times.ms

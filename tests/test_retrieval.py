@@ -16,7 +16,8 @@ import pytest
 from recommender.catalog import CatalogError, Catalog, load_catalog, write_catalog
 from recommender.catalog_import import convert_catalog
 from recommender.cooccurrence import Cooccurrence
-from recommender.encoder import Encoder
+from recommender.embedding_asset import catalog_vectors, text_hashes, write_embedding_asset
+from recommender.encoder import PACKAGED_MODEL_ID, Encoder
 from recommender.settings import REPO_ROOT, Settings
 from recommender.vector_index import VectorIndex, VectorIndexError
 
@@ -115,6 +116,21 @@ def test_hnsw_above_threshold_has_high_recall(slice_vectors):
     assert np.mean(overlap) >= 0.9
 
 
+def test_nan_vectors_are_refused_with_the_fix(tmp_path, slice_vectors):
+    broken = slice_vectors[:10].copy()
+    broken[3, 7] = np.nan
+    with pytest.raises(VectorIndexError, match=r"NaN or infinite values in 1 rows \(first: \[3\]\).*liner ingest"):
+        VectorIndex.build(broken, Settings())
+    # An index file holding a NaN vector (written by something else) is refused on load too.
+    import faiss
+
+    raw = faiss.IndexFlatIP(broken.shape[1])
+    raw.add(broken)
+    faiss.write_index(raw, str(tmp_path / "nan.faiss"))
+    with pytest.raises(VectorIndexError, match=r"nan\.faiss holds? NaN.*liner ingest"):
+        VectorIndex.load(tmp_path / "nan.faiss")
+
+
 def test_missing_or_corrupt_index_names_file_and_fix(tmp_path):
     missing = tmp_path / "absent.faiss"
     with pytest.raises(VectorIndexError, match=r"absent\.faiss.*liner ingest"):
@@ -174,11 +190,12 @@ def test_excluding_conversations_removes_their_comentions(full_catalog, cooc):
 
 @pytest.fixture(scope="module")
 def small_settings(tmp_path_factory, popular_slice) -> Settings:
-    """A 60-item catalog file and an empty data dir, shared by the artifact tests (the first one builds)."""
+    """A 60-item catalog file and an empty data dir, shared by the artifact tests (the first one builds). No
+    shipped embeddings: these tests time and check the encoding path."""
     tmp_path = tmp_path_factory.mktemp("artifacts")
     path = tmp_path / "small.jsonl.gz"
     write_catalog(popular_slice.items[:60], path)
-    return Settings(catalog_path=path, data_dir=tmp_path / "data")
+    return Settings(catalog_path=path, data_dir=tmp_path / "data", embeddings_path=tmp_path / "none.npz")
 
 
 def test_artifacts_build_then_warm_start(small_settings):
@@ -202,15 +219,22 @@ def test_artifacts_build_then_warm_start(small_settings):
     assert "embeddings (cached)" in warm.timings
 
 
-def test_corrupt_cache_files_are_rebuilt(small_settings, caplog):
+@pytest.mark.parametrize("damage", ["garbage", "nan"])
+def test_corrupt_cache_files_are_rebuilt(small_settings, caplog, damage):
     from recommender.artifacts import load_artifacts
 
     first = load_artifacts(small_settings, progress=False)
-    (first.cache_dir / "vectors.npy").write_bytes(b"\x93NUMPY garbage")
+    if damage == "garbage":
+        (first.cache_dir / "vectors.npy").write_bytes(b"\x93NUMPY garbage")
+    else:
+        broken = first.item_vectors.copy()
+        broken[5] = np.inf
+        np.save(first.cache_dir / "vectors.npy", broken)
     (first.cache_dir / "graph.pickle").write_bytes(b"truncated")
     with caplog.at_level(logging.WARNING, logger="recommender.artifacts"):
         second = load_artifacts(small_settings, progress=False)
     assert "vectors.npy is unreadable" in caplog.text
+    assert damage != "nan" or "NaN or infinite values in 1 rows" in caplog.text
     assert "graph.pickle is unreadable" in caplog.text
     np.testing.assert_allclose(second.item_vectors, first.item_vectors, atol=1e-5)
     assert second.kg.graph.number_of_nodes() == first.kg.graph.number_of_nodes()
@@ -220,6 +244,97 @@ def test_corrupt_cache_files_are_rebuilt(small_settings, caplog):
         load_artifacts(small_settings, progress=False)
     assert "unreadable" not in caplog.text
     assert not [p for p in first.cache_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+# --- shipped embeddings -----------------------------------------------------------------------------------------
+
+def test_shipped_embeddings_cover_the_shipped_catalog(full_catalog, encoder):
+    path = Settings().embeddings_path
+    assert path.stat().st_size < 10_000_000
+    with np.load(path, allow_pickle=False) as data:
+        assert str(data["model"]) == PACKAGED_MODEL_ID
+        assert str(data["catalog_fingerprint"]) == full_catalog.fingerprint()
+        assert data["vectors"].shape == (len(full_catalog), 384) and data["vectors"].dtype == np.float16
+        shipped = set(data["text_hashes"].tolist())
+    hashes = text_hashes([encoder.item_text(item) for item in full_catalog])
+    assert set(hashes.tolist()) <= shipped
+
+
+def test_shipped_rows_are_reused_and_changed_items_encoded(tmp_path, encoder, popular_slice, slice_vectors, caplog):
+    small = Catalog(popular_slice.items[:20])
+    asset = tmp_path / "item_embeddings.npz"
+    write_embedding_asset(slice_vectors[:20], [encoder.item_text(i) for i in small], encoder, small, asset)
+    with caplog.at_level(logging.INFO, logger="recommender.embedding_asset"):
+        reused = catalog_vectors(small, encoder, asset, progress=False)
+    assert "reusing 20 shipped item vectors" in caplog.text and "encoding 0" in caplog.text
+    np.testing.assert_allclose(reused, slice_vectors[:20], atol=2e-3)
+    np.testing.assert_allclose(np.linalg.norm(reused, axis=1), 1.0, atol=1e-5)
+    # One item's description changed (as after `liner ingest` of an edited catalog): only it is encoded.
+    from dataclasses import replace
+
+    edited = Catalog([replace(small.items[0], description="A completely different story.")] + small.items[1:])
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="recommender.embedding_asset"):
+        mixed = catalog_vectors(edited, encoder, asset, progress=False)
+    assert "reusing 19 shipped item vectors" in caplog.text and "encoding 1" in caplog.text
+    np.testing.assert_allclose(mixed[0], encoder.encode([encoder.item_text(edited.items[0])])[0], atol=1e-5)
+
+
+def test_shipped_embeddings_of_another_model_or_with_nan_are_not_used(tmp_path, encoder, popular_slice,
+                                                                      slice_vectors, caplog):
+    small = Catalog(popular_slice.items[:5])
+    texts = [encoder.item_text(i) for i in small]
+    other = tmp_path / "other.npz"
+    np.savez(other, vectors=slice_vectors[:5].astype(np.float16), text_hashes=text_hashes(texts),
+             model=np.array("some-other-model"), catalog_fingerprint=np.array(small.fingerprint()))
+    with caplog.at_level(logging.INFO, logger="recommender.embedding_asset"):
+        vectors = catalog_vectors(small, encoder, other, progress=False)
+    assert "are from some-other-model" in caplog.text
+    np.testing.assert_allclose(vectors, slice_vectors[:5], atol=1e-5)
+    broken = slice_vectors[:5].copy()
+    broken[2] = np.nan
+    nan_file = tmp_path / "nan.npz"
+    np.savez(nan_file, vectors=broken.astype(np.float16), text_hashes=text_hashes(texts),
+             model=np.array(encoder.model_id), catalog_fingerprint=np.array(small.fingerprint()))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="recommender.embedding_asset"):
+        vectors = catalog_vectors(small, encoder, nan_file, progress=False)
+    assert "NaN or infinite values in 1 rows" in caplog.text and "encoding 1" in caplog.text
+    assert np.isfinite(vectors).all()
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"PK\x03\x04 not a zip")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="recommender.embedding_asset"):
+        catalog_vectors(small, encoder, garbage, progress=False)
+    assert "garbage.npz are unreadable" in caplog.text and "liner build-assets" in caplog.text
+
+
+# --- catalog files -------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("content", [b"\x1f\x8b\x08\x00garbage after a gzip header", b"not gzip at all", "truncated"])
+def test_corrupt_gzip_catalog_names_the_file_and_the_rebuild(tmp_path, content):
+    path = tmp_path / "catalog.jsonl.gz"
+    if content == "truncated":
+        path.write_bytes((REPO_ROOT / "assets" / "catalog.jsonl.gz").read_bytes()[:5000])
+    else:
+        path.write_bytes(content)
+    with pytest.raises(CatalogError, match=r"catalog\.jsonl\.gz is corrupt.*liner build-assets"):
+        load_catalog(path)
+
+
+def test_corrupt_catalog_gives_one_line_not_a_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "catalog.jsonl.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00garbage after a gzip header")
+    env = dict(os.environ, LINER_CATALOG_PATH=str(path), LINER_HOME=str(tmp_path / "home"))
+    done = subprocess.run([sys.executable, "-m", "cli", "catalog", "get", "ml1"], capture_output=True,
+                          text=True, env=env, cwd=REPO_ROOT, timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert str(path) in done.stderr and "liner build-assets" in done.stderr
 
 
 # --- catalog import -------------------------------------------------------------------------------------------------

@@ -1,19 +1,25 @@
-"""The profile store on real SQLite files: migrations, turns, decay, feedback, atomicity, restarts, privacy."""
+"""The profile store on real SQLite files and a real PostgreSQL server (LINER_TEST_POSTGRES_URL; see
+tests/conftest.py): migrations, turns, decay, feedback, atomicity, restarts, privacy, identity, housekeeping."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, inspect, text
+from sqlalchemy import Column, Integer, MetaData, Table, event, inspect, text
 from sqlalchemy.engine import Connection
 
-from conversation.signals import Preference, Signals
+from core.preferences import Preference, ProfileUpdate
 from recommender.migrations import MIGRATIONS, Migration, applied_migrations, migrate
-from recommender.settings import Settings
-from recommender.store import SCHEMA, ProfileStore, ShownCard, StoreError
+from recommender.settings import REPO_ROOT, Settings
+from recommender.store import SCHEMA, ProfileStore, Purged, ShownCard, StoreError
 
 VILLENEUVE = Preference("person:Denis Villeneuve", "person", "Denis Villeneuve", 1)
 SCIFI = Preference("genre:Science Fiction", "genre", "Science Fiction", 1)
@@ -26,20 +32,28 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'profiles.sqlite'}"
+def db_url(database_url: str) -> str:
+    """Every test using it runs twice: on an SQLite file and on a fresh PostgreSQL database."""
+    return database_url
 
 
 @pytest.fixture
-def store(db_url: str, settings: Settings) -> ProfileStore:
-    return ProfileStore(db_url, settings)
+def store(db_url: str, settings: Settings) -> Iterator[ProfileStore]:
+    store = ProfileStore(db_url, settings)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path, settings: Settings) -> ProfileStore:
+    return ProfileStore(f"sqlite:///{tmp_path / 'profiles.sqlite'}", settings)
 
 
 def _turn(store: ProfileStore, user: str, session: str, message: str = "hi", *,
           preferences: list[Preference] | None = None, seen: list[str] | None = None,
           novelty: str | None = None, cards: list[ShownCard] | None = None) -> int:
-    signals = Signals(message, preferences=preferences or [], seen=seen or [], novelty=novelty)
-    return store.record_turn(user, session, message, signals, "reply", "recommend", cards or [])
+    update = ProfileUpdate(tuple(preferences or ()), tuple(seen or ()), novelty)
+    return store.record_turn(user, session, message, update, "reply", "recommend", cards or [])
 
 
 def _weights(store: ProfileStore, user: str) -> dict[str, float]:
@@ -103,8 +117,8 @@ def test_migrated_schema_matches_the_store_models(store: ProfileStore) -> None:
         assert inspector.get_pk_constraint(name)["constrained_columns"] == [c.name for c in table.primary_key]
 
 
-def test_sqlite_runs_in_wal_mode_with_foreign_keys(store: ProfileStore) -> None:
-    with store.engine.connect() as connection:
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_store: ProfileStore) -> None:
+    with sqlite_store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
@@ -404,3 +418,196 @@ def test_in_memory_database_works_for_evaluation_runs(settings: Settings) -> Non
     user = store.ensure_user()
     _turn(store, user, store.start_session(user), preferences=[SCIFI])
     assert _weights(store, user) == {"genre:Science Fiction": 1.0}
+
+
+# --- identity: a secret, never a bare name --------------------------------------------------------------------
+def _row_counts(store: ProfileStore) -> dict[str, int]:
+    with store.engine.connect() as connection:
+        return {name: connection.execute(text(f"SELECT COUNT(*) FROM {name}")).scalar_one()
+                for name in ("users", "sessions", "user_tokens")}
+
+
+def test_anonymous_users_and_sessions_are_stored_only_when_they_say_something(store: ProfileStore) -> None:
+    before = _row_counts(store)
+    for _ in range(5):  # five page loads that say nothing
+        identity = store.new_anonymous()
+        store.start_session(identity.user_id)
+        assert store.profile(identity.user_id).is_empty
+    assert _row_counts(store) == before
+
+    identity = store.new_anonymous()
+    assert store.user_for_token(identity.token) == identity.user_id
+    _turn(store, identity.user_id, store.start_session(identity.user_id), preferences=[SCIFI])
+    assert _row_counts(store) == {**before, "users": before["users"] + 1, "sessions": before["sessions"] + 1}
+    assert store.user_for_token(identity.token) == identity.user_id  # the browser comes back with its token
+    assert _weights(store, identity.user_id) == {"genre:Science Fiction": 1.0}
+
+
+def test_forget_me_creates_no_new_rows(store: ProfileStore) -> None:
+    identity = store.new_anonymous()
+    _turn(store, identity.user_id, store.start_session(identity.user_id), preferences=[SCIFI])
+    before = _row_counts(store)
+    store.forget(identity.user_id)
+    fresh = store.new_anonymous()  # what the browser gets after "Forget me"
+    store.start_session(fresh.user_id)
+    assert _row_counts(store) == {**before, "users": before["users"] - 1, "sessions": before["sessions"] - 1}
+
+
+def test_tokens_are_secrets_and_only_their_hashes_are_stored(store: ProfileStore) -> None:
+    alice = store.new_anonymous()
+    _turn(store, alice.user_id, store.start_session(alice.user_id), preferences=[VILLENEUVE])
+    store.set_passphrase(alice.user_id, "alice", "correct horse battery")
+    signed_in = store.sign_in("alice", "correct horse battery")
+    assert signed_in is not None
+    with store.engine.connect() as connection:
+        dump = " ".join(str(value) for table in ("users", "user_tokens")
+                        for row in connection.execute(text(f"SELECT * FROM {table}")) for value in row)
+    for secret in (alice.token, signed_in.token, "correct horse battery"):
+        assert secret not in dump
+    assert store.user_for_token("") is None and store.user_for_token("alice") is None
+    assert store.user_for_token("x" * 43) not in {None, alice.user_id}  # a made-up token opens a stranger
+
+
+def test_a_name_alone_never_opens_a_profile_but_name_and_passphrase_do(store: ProfileStore) -> None:
+    alice = store.new_anonymous()
+    _turn(store, alice.user_id, store.start_session(alice.user_id), preferences=[VILLENEUVE])
+    store.set_passphrase(alice.user_id, "alice", "correct horse battery")
+
+    intruder = store.new_anonymous()  # a second browser types "alice"
+    with pytest.raises(StoreError, match="taken"):
+        store.set_passphrase(intruder.user_id, "alice", "a guess at it")
+    assert store.sign_in("alice", "wrong passphrase") is None
+    assert store.sign_in("bob", "correct horse battery") is None
+    assert store.profile(intruder.user_id).is_empty
+
+    second_browser = store.sign_in("  alice ", "correct horse battery")
+    assert second_browser is not None and second_browser.user_id == alice.user_id
+    assert second_browser.token != alice.token
+    assert store.user_for_token(second_browser.token) == alice.user_id
+    assert _weights(store, second_browser.user_id) == {"person:Denis Villeneuve": 1.0}
+
+    store.forget(alice.user_id)  # tokens go with the user: the old ones now open empty strangers
+    assert store.user_for_token(second_browser.token) != alice.user_id
+    assert store.sign_in("alice", "correct horse battery") is None
+
+
+def test_passphrase_rules_and_terminal_names_are_not_browser_logins(store: ProfileStore) -> None:
+    user = store.new_anonymous().user_id
+    with pytest.raises(StoreError, match="at least 8"):
+        store.set_passphrase(user, "sam", "short")
+    with pytest.raises(StoreError, match="name"):
+        store.set_passphrase(user, "   ", "long enough passphrase")
+    store.ensure_user("cli-user")  # `liner chat --user cli-user`: no passphrase, so no browser sign-in
+    assert store.sign_in("cli-user", "") is None and store.sign_in("cli-user", "anything at all") is None
+    store.set_passphrase(user, "sam", "first passphrase")
+    store.set_passphrase(user, "sam", "second passphrase")  # changing it
+    assert store.sign_in("sam", "first passphrase") is None
+    assert store.sign_in("sam", "second passphrase").user_id == user  # type: ignore[union-attr]
+
+
+# --- housekeeping --------------------------------------------------------------------------------------------
+def test_purge_removes_old_empty_sessions_and_unused_anonymous_users_only(store: ProfileStore) -> None:
+    old = datetime.now(timezone.utc) - timedelta(days=3)
+    talker = store.new_anonymous().user_id
+    _turn(store, talker, store.start_session(talker), preferences=[SCIFI])
+    named = store.ensure_user("kept-by-name")
+    with store.engine.begin() as connection:  # rows as the old store wrote them on every page load
+        for user_id in ("a" * 32, "b" * 32):
+            connection.execute(text("INSERT INTO users (id, name, created) VALUES (:id, NULL, :t)"),
+                               {"id": user_id, "t": old})
+            connection.execute(text("INSERT INTO sessions (id, user_id, started) VALUES (:id, :u, :t)"),
+                               {"id": user_id[::-1][:31] + "s", "u": user_id, "t": old})
+        for user_id in (talker, named):  # an old empty session of users who are kept
+            connection.execute(text("INSERT INTO sessions (id, user_id, started) VALUES (:id, :u, :t)"),
+                               {"id": user_id[:31] + "x", "u": user_id, "t": old})
+        connection.execute(text("INSERT INTO users (id, name, created) VALUES (:id, NULL, :t)"),
+                           {"id": "c" * 32, "t": datetime.now(timezone.utc)})  # too recent to purge
+    assert store.purge_stale(timedelta(days=1)) == Purged(sessions=4, users=2)
+    assert store.purge_stale(timedelta(days=1)) == Purged(sessions=0, users=0)
+    with store.engine.connect() as connection:
+        users = set(connection.execute(text("SELECT id FROM users")).scalars())
+    assert users == {talker, named, "c" * 32}
+    assert _weights(store, talker) == {"genre:Science Fiction": 1.0}
+    assert store.profile(talker).turns == 1
+
+
+# --- clear errors ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("url, expected", [
+    ("foo://bar", "LINER_DATABASE_URL names a database SQLAlchemy does not know (foo)"),
+    ("not a url at all", "LINER_DATABASE_URL is not a database URL"),
+    ("postgresql+psycopg2://u:secret@127.0.0.1/db", "driver for postgresql+psycopg2 databases is not installed"),
+])
+def test_bad_database_url_names_the_setting_and_the_fix(url: str, expected: str, settings: Settings) -> None:
+    with pytest.raises(StoreError) as caught:
+        ProfileStore(url, settings)
+    message = str(caught.value)
+    assert expected in message and "postgresql+psycopg://" in message and "\n" not in message
+    assert "secret" not in message
+
+
+def test_unreachable_postgresql_fails_fast_with_one_line(settings: Settings) -> None:
+    started = time.monotonic()
+    with pytest.raises(StoreError) as caught:
+        ProfileStore("postgresql+psycopg://liner:secret@127.0.0.1:9/liner", settings)
+    message = str(caught.value)
+    assert time.monotonic() - started < 15
+    assert "cannot reach the profile database" in message and "LINER_DATABASE_URL" in message
+    assert "\n" not in message and "secret" not in message and "127.0.0.1:9" in message
+
+
+def _limit_sqlite(store: ProfileStore, pragma: str) -> None:
+    """Apply a PRAGMA to every new connection (then drop the pooled ones): a real SQLite fault, no mocks."""
+    event.listen(store.engine, "connect", lambda dbapi, _record: dbapi.execute(pragma))
+    store.engine.dispose()
+
+
+def test_disk_full_during_a_turn_is_a_store_error_and_loses_nothing_written(sqlite_store: ProfileStore) -> None:
+    store = sqlite_store
+    user = store.ensure_user()
+    session = store.start_session(user)
+    _turn(store, user, session, "first", preferences=[SCIFI])
+    with store.engine.connect() as connection:
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar_one()
+    _limit_sqlite(store, f"PRAGMA max_page_count={pages}")  # SQLITE_FULL on the next page the file needs
+    with pytest.raises(StoreError) as caught:
+        _turn(store, user, session, "x" * 20000, cards=[ShownCard(f"item{i}", i, "y" * 2000) for i in range(50)])
+    message = str(caught.value)
+    assert "disk is full" in message and "LINER_DATABASE_URL" in message and "\n" not in message
+    assert [t.message for t in store.history(user, 10)] == ["first"]  # what was saved stays; reads still work
+
+
+def test_read_only_database_during_a_turn_is_a_store_error(sqlite_store: ProfileStore) -> None:
+    store = sqlite_store
+    user = store.ensure_user()
+    _limit_sqlite(store, "PRAGMA query_only=ON")
+    with pytest.raises(StoreError) as caught:
+        _turn(store, user, store.start_session(user))
+    assert "for writing" in str(caught.value) and "LINER_DATABASE_URL" in str(caught.value)
+
+
+# --- two first starts at once --------------------------------------------------------------------------------
+_OPEN_STORE = """
+import sys, time
+from recommender.settings import Settings
+from recommender.store import ProfileStore
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))
+store = ProfileStore(sys.argv[1], Settings(data_dir=sys.argv[3]))
+user = store.ensure_user("same-name")
+print(user)
+"""
+
+
+def test_processes_starting_together_on_an_empty_database_migrate_once(db_url: str, tmp_path: Path) -> None:
+    """Three processes open the same empty database at the same instant (the schema set-up used to race on
+    PostgreSQL: IntegrityError in 3 of 3 tries); all start, each migration is recorded once, one user row."""
+    start = time.time() + 3.0  # after every interpreter has imported SQLAlchemy
+    procs = [subprocess.Popen([sys.executable, "-c", _OPEN_STORE, db_url, str(start), str(tmp_path)],
+                              cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], [err[-2000:] for _, err in outputs]
+    assert len({out.strip() for out, _ in outputs}) == 1  # the same user for all three
+    store = ProfileStore(db_url, Settings(data_dir=tmp_path))
+    assert [name for name, _ in applied_migrations(store.engine)] == [m.name for m in MIGRATIONS]
+    store.close()

@@ -1,0 +1,345 @@
+"""Load test of the browser app: N visitors at once over loopback HTTP, through Gradio's own queue API (the calls a
+browser makes), against an app it starts (app.py in a subprocess, on a throwaway database) or one already running.
+
+Each visitor opens the page, names a different film, waits for the cards and the fifth reason, likes the first
+card and exports their data. Reported: time to cards and to the fifth reason (p50 / p95), errors, cross-talk (a
+visitor's export or cards holding another visitor's words) and lost feedback (a like missing from the export).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import httpx
+from gradio_client.utils import apply_diff
+
+from core.stats import percentile
+from recommender.settings import REPO_ROOT
+
+log = logging.getLogger(__name__)
+
+FILMS = ("The Matrix (1999)", "Toy Story (1995)", "Titanic (1997)", "Alien (1979)", "The Godfather (1972)",
+         "Finding Nemo (2003)", "Jaws (1975)", "Casablanca (1942)", "Groundhog Day (1993)", "Heat (1995)",
+         "Amélie (2001)", "Inception (2010)", "Fargo (1996)", "Rocky (1976)", "Up (2009)", "Psycho (1960)")
+"""One film per visitor, each a different taste, so that cross-talk shows as another visitor's title."""
+PENDING_MARK = "card-reason pending"
+START_TIMEOUT_S = 600.0
+"""A first start may build the artefacts (embeddings, index, graph) before the page is served."""
+
+
+class LoadError(RuntimeError):
+    """The app could not be started or reached; the message says how to fix it."""
+
+
+@dataclass
+class Visit:
+    """What one visitor saw."""
+
+    visitor: int
+    film: str
+    cards_s: float | None = None
+    """From sending the message to the first card on screen."""
+    fifth_reason_s: float | None = None
+    """From sending the message to the fifth card's reason (LLM line or template) on screen."""
+    reasons: dict[str, int] = field(default_factory=dict)
+    """How the shown reasons were written: llm / rerank / grammar / cache / template."""
+    errors: list[str] = field(default_factory=list)
+    cross_talk: list[str] = field(default_factory=list)
+    feedback_kept: bool = False
+
+
+@dataclass
+class LoadReport:
+    visitors: int
+    explain: bool
+    warmup: Visit
+    visits: list[Visit]
+    wall_s: float
+
+    def summary(self) -> dict[str, Any]:
+        cards = [v.cards_s for v in self.visits if v.cards_s is not None]
+        fifth = [v.fifth_reason_s for v in self.visits if v.fifth_reason_s is not None]
+        sources: dict[str, int] = {}
+        for visit in self.visits:
+            for source, count in visit.reasons.items():
+                sources[source] = sources.get(source, 0) + count
+        return {
+            "visitors": self.visitors,
+            "explain": self.explain,
+            "cards_p50_s": _round(percentile(cards, 50)) if cards else None,
+            "cards_p95_s": _round(percentile(cards, 95)) if cards else None,
+            "fifth_reason_p50_s": _round(percentile(fifth, 50)) if fifth else None,
+            "fifth_reason_p95_s": _round(percentile(fifth, 95)) if fifth else None,
+            "errors": sum(len(v.errors) for v in self.visits),
+            "cross_talk": sum(len(v.cross_talk) for v in self.visits),
+            "lost_feedback": sum(not v.feedback_kept for v in self.visits),
+            "reason_sources": sources,
+            "wall_s": _round(self.wall_s),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {"summary": self.summary(), "warmup": asdict(self.warmup), "visits": [asdict(v) for v in self.visits]}
+
+
+def _round(value: float) -> float:
+    return round(value, 3)
+
+
+# --- one browser session over Gradio's HTTP queue API ---------------------------------------------------------
+class PageSession:
+    """The HTTP calls one browser tab makes: join an event on the queue, read its results from the event stream."""
+
+    def __init__(self, base_url: str, config: dict[str, Any], timeout_s: float):
+        self.base = base_url.rstrip("/")
+        self.config = config
+        self.timeout_s = timeout_s
+        self.session_hash = uuid.uuid4().hex[:11]
+        self.http = httpx.Client(timeout=httpx.Timeout(timeout_s, connect=10.0))
+        self._components = {c["id"]: c for c in config["components"]}
+        self._dependencies = {d.get("api_name"): (i, d) for i, d in enumerate(config["dependencies"])
+                              if d.get("api_name")}
+
+    def close(self) -> None:
+        self.http.close()
+
+    def element(self, elem_id: str) -> int:
+        """The component id of the element with this elem_id."""
+        for component in self._components.values():
+            if component.get("props", {}).get("elem_id") == elem_id:
+                return component["id"]
+        raise LoadError(f"the page has no element #{elem_id}: is {self.base} a Liner Notes app?")
+
+    def browser_state(self) -> int:
+        return next(c["id"] for c in self._components.values() if c.get("type") == "browserstate")
+
+    def call(self, api_name: str, inputs: dict[int, Any] | None = None,
+             on_update: Callable[[dict[int, Any]], None] | None = None) -> dict[int, Any]:
+        """Run one event as a browser would; returns the final value of each output component (by id), calling
+        on_update with the values after every streamed update."""
+        if api_name not in self._dependencies:
+            raise LoadError(f"the app has no event named {api_name!r}")
+        fn_index, dependency = self._dependencies[api_name]
+        inputs = inputs or {}
+        data = [inputs.get(component_id) for component_id in dependency["inputs"]]
+        joined = self.http.post(f"{self.base}/gradio_api/queue/join", json={
+            "data": data, "fn_index": dependency.get("id", fn_index), "trigger_id": None,
+            "session_hash": self.session_hash, "event_data": None})
+        joined.raise_for_status()
+        event_id = joined.json()["event_id"]
+        outputs = dependency["outputs"]
+        values: dict[int, Any] = {}
+        previous: list[Any] | None = None
+        for message in self._messages(event_id):
+            kind = message.get("msg")
+            if kind in ("process_generating", "process_completed"):
+                if kind == "process_completed" and not message.get("success", True):
+                    raise RuntimeError(f"{api_name} failed on the server: {message.get('output')}")
+                data = message.get("output", {}).get("data", [])
+                if kind == "process_generating" and previous is not None:
+                    data = [apply_diff(old, diff) for old, diff in zip(previous, data)]
+                if kind == "process_generating":
+                    previous = data
+                for component_id, value in zip(outputs, data):
+                    _merge(values, component_id, value)
+                if on_update is not None and kind == "process_generating":
+                    on_update(values)
+                if kind == "process_completed":
+                    return values
+        raise RuntimeError(f"{api_name}: the event stream ended before the result")
+
+    def _messages(self, event_id: str) -> Iterator[dict[str, Any]]:
+        url = f"{self.base}/gradio_api/queue/data"
+        with self.http.stream("GET", url, params={"session_hash": self.session_hash}) as response:
+            response.raise_for_status()
+            for line in response.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                message = json.loads(line[5:])
+                if message.get("msg") == "close_stream":
+                    return
+                if message.get("event_id") == event_id:
+                    yield message
+
+
+def _merge(values: dict[int, Any], component_id: int, value: Any) -> None:
+    """An output's new value: a plain value replaces; an update dict changes only the properties it carries."""
+    if isinstance(value, dict) and value.get("__type__") == "update":
+        current = values.get(component_id)
+        current = dict(current) if isinstance(current, dict) and current.get("__type__") == "update" else \
+            {"__type__": "update", "value": current}
+        current.update({k: v for k, v in value.items() if k != "__type__"})
+        values[component_id] = current
+    else:
+        values[component_id] = value
+
+
+def _value(values: dict[int, Any], component_id: int) -> Any:
+    value = values.get(component_id)
+    return value.get("value") if isinstance(value, dict) and value.get("__type__") == "update" else value
+
+
+# --- one visitor ----------------------------------------------------------------------------------------------
+def visit(base_url: str, config: dict[str, Any], index: int, film: str, others: list[str],
+          timeout_s: float, cards: int) -> Visit:
+    """Open the page, name a film, wait for cards and reasons, like the first card, export; never raises."""
+    result = Visit(index, film)
+    session = PageSession(base_url, config, timeout_s)
+    try:
+        _visit(session, result, others, cards)
+    except Exception as exc:  # noqa: BLE001 - a failed visit is a measured error, not the end of the run
+        result.errors.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        session.close()
+    return result
+
+
+def _visit(session: PageSession, result: Visit, others: list[str], n_cards: int) -> None:
+    chat, message = session.element("chat"), session.element("message")
+    bodies = [session.element(f"card-{i}-body") for i in range(n_cards)]
+    export_data = session.element("export-data")
+    opened = session.call("start", {session.browser_state(): ""})
+    history = _value(opened, chat) or []
+    text = f"I loved {result.film}"
+    started = time.perf_counter()
+
+    def seen(values: dict[int, Any]) -> None:
+        shown = [_value(values, body) or "" for body in bodies]
+        if result.cards_s is None and shown[0]:
+            result.cards_s = time.perf_counter() - started
+        if result.fifth_reason_s is None and all(shown) and not any(PENDING_MARK in html for html in shown):
+            result.fifth_reason_s = time.perf_counter() - started
+
+    final = session.call("turn", {message: text, chat: history}, on_update=seen)
+    seen(final)
+    shown = [_value(final, body) or "" for body in bodies]
+    for html in shown:
+        source = html.split('data-source="', 1)[1].split('"', 1)[0] if 'data-source="' in html else "none"
+        result.reasons[source] = result.reasons.get(source, 0) + 1
+    liked = session.call("like_0")
+    if "card-mark" not in (_value(liked, bodies[0]) or ""):
+        result.errors.append("the liked card was not marked")
+    exported = _value(session.call("export"), export_data) or ""
+    data = json.loads(exported) if exported else {}
+    text_seen = json.dumps(data, ensure_ascii=False) + json.dumps(_value(final, chat), ensure_ascii=False)
+    result.cross_talk = [other for other in others if f"I loved {other}" in text_seen]
+    liked_item = shown[0].split('data-item-id="', 1)[1].split('"', 1)[0] if 'data-item-id="' in shown[0] else ""
+    result.feedback_kept = any(row.get("kind") == "like" and row.get("item_id") == liked_item
+                               for row in data.get("feedback", []))
+    if not any(turn.get("message") == text for turn in data.get("turns", [])):
+        result.errors.append("the visitor's own message is missing from their export")
+
+
+# --- the app under test ---------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_app(base_url: str, timeout_s: float, process: subprocess.Popen | None = None,
+                 log_path: Path | None = None) -> dict[str, Any]:
+    """The page's config once the app answers."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-10:] if log_path else []
+            raise LoadError(f"the app exited with code {process.returncode} before serving; its last lines:\n"
+                            + "\n".join(tail))
+        try:
+            response = httpx.get(f"{base_url.rstrip('/')}/config", timeout=5)
+            if response.status_code == 200:
+                return response.json()
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise LoadError(f"no app answered at {base_url} within {timeout_s:.0f} s: start it with `liner app`, or leave "
+                    "--url out to let the load test start one")
+
+
+def start_app(overrides: dict[str, str], folder: Path) -> tuple[str, subprocess.Popen]:
+    """app.py in a subprocess on a free loopback port, with a throwaway profile database."""
+    port = _free_port()
+    env = dict(os.environ)
+    env.update({f"LINER_{key.upper()}": str(value) for key, value in overrides.items()})
+    env.update({"LINER_HOST": "127.0.0.1", "LINER_PORT": str(port), "PYTHONPATH": str(REPO_ROOT),
+                "LINER_DATABASE_URL": f"sqlite:///{folder / 'load.sqlite'}", "GRADIO_ANALYTICS_ENABLED": "False"})
+    with open(folder / "app.log", "w", encoding="utf-8") as logfile:  # the child keeps its own descriptor
+        process = subprocess.Popen([sys.executable, str(REPO_ROOT / "app.py")], env=env, stdout=logfile,
+                                   stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+    return f"http://127.0.0.1:{port}", process
+
+
+def run_load(visitors: int, *, url: str | None = None, overrides: dict[str, str] | None = None,
+             timeout_s: float = 120.0, cards: int = 5, start_timeout_s: float = START_TIMEOUT_S) -> LoadReport:
+    """Measure `visitors` simultaneous visits (after one warm-up visit) against `url`, or against an app started
+    here with these setting overrides."""
+    if visitors < 1 or visitors > len(FILMS) - 1:
+        raise ValueError(f"--load takes 1 to {len(FILMS) - 1} visitors, got {visitors}")
+    overrides = dict(overrides or {})
+    with tempfile.TemporaryDirectory(prefix="liner-load-") as folder:
+        process = None
+        if url is None:
+            url, process = start_app(overrides, Path(folder))
+        try:
+            config = wait_for_app(url, start_timeout_s, process, Path(folder) / "app.log")
+            explain = _explain_setting(overrides)
+            warmup = visit(url, config, 0, FILMS[-1], [], timeout_s, cards)
+            films = FILMS[:visitors]
+            barrier = threading.Barrier(visitors)
+
+            def one(index: int) -> Visit:
+                barrier.wait(timeout=timeout_s)
+                return visit(url, config, index + 1, films[index], [f for f in films if f != films[index]],
+                             timeout_s, cards)
+
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=visitors) as pool:
+                visits = list(pool.map(one, range(visitors), timeout=timeout_s * 4))
+            wall = time.perf_counter() - started
+        finally:
+            if process is not None:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+    return LoadReport(visitors, explain, warmup, visits, wall)
+
+
+def _explain_setting(overrides: dict[str, str]) -> bool:
+    value = overrides.get("explain", os.environ.get("LINER_EXPLAIN", "true"))
+    return str(value).lower() not in {"0", "false", "no", "off"}
+
+
+def format_report(report: LoadReport) -> str:
+    s = report.summary()
+
+    def secs(value: float | None) -> str:
+        return f"{value:.2f} s" if value is not None else "-"
+
+    lines = [f"load: {s['visitors']} visitors at once, explanations {'on' if s['explain'] else 'off'}, "
+             f"{s['wall_s']:.1f} s wall",
+             f"{'':26}{'p50':>10}{'p95':>10}",
+             f"{'time to cards':26}{secs(s['cards_p50_s']):>10}{secs(s['cards_p95_s']):>10}",
+             f"{'time to the fifth reason':26}{secs(s['fifth_reason_p50_s']):>10}{secs(s['fifth_reason_p95_s']):>10}",
+             f"errors {s['errors']} · cross-talk {s['cross_talk']} · lost feedback {s['lost_feedback']}",
+             "reasons: " + ", ".join(f"{k} {v}" for k, v in sorted(s["reason_sources"].items())),
+             f"warm-up visit alone: cards {secs(report.warmup.cards_s)}, fifth reason "
+             f"{secs(report.warmup.fifth_reason_s)}"]
+    for v in report.visits:
+        if v.errors or v.cross_talk:
+            lines.append(f"  visitor {v.visitor} ({v.film}): errors {v.errors} cross-talk {v.cross_talk}")
+    return "\n".join(lines)

@@ -1,0 +1,321 @@
+"""`liner`: the one command line (app, chat, catalog, ingest, build-assets, eval, bench).
+
+Every command takes `--set FIELD=VALUE` (any field of recommender/settings.py, before or after the command name);
+its flags are shortcuts for settings. Precedence: defaults < LINER_<FIELD> environment < --set < flags.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator, TextIO
+
+import click
+
+from bench.redial import ALL, SPLITS
+from recommender.settings import REPO_ROOT, Settings, load_settings
+
+if TYPE_CHECKING:
+    from conversation.reply import Reply
+
+_OVERRIDES = "liner.overrides"
+"""Key in click's shared context meta: the --set pairs seen so far, from the group and the command."""
+
+_SETTING_NAMES = tuple(f.name for f in fields(Settings))
+
+
+class _SettingOverride(click.ParamType):
+    """FIELD=VALUE with FIELD a setting; the value is typed and checked by load_settings."""
+
+    name = "FIELD=VALUE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[str, str]:
+        if isinstance(value, tuple):
+            return value
+        name, sep, text = str(value).partition("=")
+        name = name.strip()
+        if not sep or not name:
+            self.fail(f"expects FIELD=VALUE, got {value!r}", param, ctx)
+        if name not in _SETTING_NAMES:
+            self.fail(f"unknown setting {name!r}; known settings: {', '.join(sorted(_SETTING_NAMES))}", param, ctx)
+        return name, text
+
+
+def _remember_overrides(ctx: click.Context, _param: click.Parameter, pairs: tuple[tuple[str, str], ...]) -> None:
+    ctx.meta.setdefault(_OVERRIDES, {}).update(pairs)
+
+
+def _set_option(command: Callable) -> Callable:
+    return click.option(
+        "--set", "overrides", multiple=True, type=_SettingOverride(), expose_value=False,
+        callback=_remember_overrides, help="override any setting (see recommender/settings.py), e.g. --set cards=3",
+    )(command)
+
+
+def _settings(**flags: Any) -> Settings:
+    """Settings from defaults, environment, every --set given, then the command's own flags (None = not given)."""
+    overrides = dict(click.get_current_context().meta.get(_OVERRIDES, {}))
+    overrides.update({name: value for name, value in flags.items() if value is not None})
+    return load_settings(**overrides)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@_set_option
+@click.option("-v", "--verbose", is_flag=True, help="log progress (INFO) to stderr")
+def cli(verbose: bool) -> None:
+    """Liner Notes: a recommender that explains itself."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# --- the app and the chat -------------------------------------------------------------------------------------
+@cli.command()
+@_set_option
+@click.option("--host", help="interface to listen on, e.g. 0.0.0.0 for the whole network (setting: host)")
+@click.option("--port", type=int, help="port to listen on (setting: port)")
+def app(host: str | None, port: int | None) -> int:
+    """Start the browser app (http://127.0.0.1:7860; --host 0.0.0.0 serves the whole network)."""
+    from app import serve
+
+    serve(_settings(host=host, port=port))
+    return 0
+
+
+@cli.command()
+@_set_option
+@click.option("--user", help="a user name (the profile persists under it)")
+@click.option("--db", "database_url", help="database URL (default: SQLite under the data dir)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object per reply")
+@click.option("--model", "model_path", help="path to a GGUF model")
+def chat(user: str | None, database_url: str | None, as_json: bool, model_path: str | None) -> int:
+    """Chat in the terminal: one message per line on stdin."""
+    from conversation.session import Assistant
+
+    settings = _settings(database_url=database_url, model_path=model_path)
+    session = Assistant(settings).session(user_name=user)
+    interactive = sys.stdin.isatty() and not as_json
+    if interactive:
+        print(session.greeting().text)
+    # A terminal that cannot show every character gets escapes in JSON (still valid) and "?" in text.
+    ascii_only = (sys.stdout.encoding or "").lower().replace("-", "") != "utf8"
+    if ascii_only and isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="replace")
+    for message, note in read_messages(sys.stdin.buffer, sys.stderr):
+        if interactive and message.strip().lower() in {"quit", "exit"}:
+            break
+        reply = session.handle(message)
+        if note:
+            reply.notes.append(note)
+        if as_json:
+            print(json.dumps(reply.to_json(), ensure_ascii=ascii_only), flush=True)
+        else:
+            _print_reply(reply)
+    return 0
+
+
+def read_messages(stream: BinaryIO, warnings: TextIO) -> Iterator[tuple[str, str | None]]:
+    """(message, note) per line of stream: bytes that are not UTF-8 are replaced (never a crash that loses the
+    line or the ones before it), and the note, also written to `warnings`, says so."""
+    for number, raw in enumerate(stream, 1):
+        raw = raw.rstrip(b"\n").removesuffix(b"\r")
+        try:
+            yield raw.decode("utf-8"), None
+        except UnicodeDecodeError:
+            note = (f"line {number} of the input is not valid UTF-8: the characters that could not be read "
+                    f"were replaced with \ufffd")
+            print(f"liner: {note}", file=warnings, flush=True)
+            yield raw.decode("utf-8", errors="replace"), note
+
+
+def _print_reply(reply: Reply) -> None:
+    print(reply.text)
+    for card in reply.cards:
+        print(f"  • {card.title} ({card.year or 'n/a'}) — {card.explanation}")
+    if reply.chips:
+        print("  [" + " | ".join(reply.chips[:8]) + "]")
+    print(flush=True)
+
+
+# --- the catalog and its artefacts ------------------------------------------------------------------------------
+@cli.group()
+def catalog() -> None:
+    """Look at the catalog."""
+
+
+@catalog.command("get")
+@_set_option
+@click.argument("item_id")
+def catalog_get(item_id: str) -> int:
+    """Print one item as JSON."""
+    from recommender.catalog import load_catalog
+
+    item = load_catalog(_settings().catalog_path).get(item_id)
+    if item is None:
+        print(f"unknown item id {item_id!r} (ids look like ml2571 or rd123456)", file=sys.stderr)
+        return 1
+    print(json.dumps(item.to_json(), ensure_ascii=False, indent=2))
+    return 0
+
+
+@cli.command()
+@_set_option
+@click.argument("source", required=False, type=click.Path(path_type=Path))
+@click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN",
+              help="column mapping for SOURCE, e.g. --map title=name --map year=release_year")
+@click.option("--out", type=click.Path(path_type=Path), help="where to write the converted catalog")
+@click.option("--catalog", "catalog_path", help="catalog file to index (default: the shipped one)")
+def ingest(source: Path | None, mapping: tuple[str, ...], out: Path | None, catalog_path: str | None) -> int:
+    """(Re)build embeddings, FAISS index and knowledge graph; with SOURCE, convert a CSV/JSONL catalog first."""
+    from recommender.artifacts import load_artifacts
+
+    settings = _settings(catalog_path=catalog_path)
+    if source:
+        from recommender.catalog_import import convert_catalog
+
+        columns = dict(_pair(item, "--map", "FIELD=COLUMN") for item in mapping)
+        out = out or settings.data_dir / "catalogs" / (source.stem + ".jsonl.gz")
+        count = convert_catalog(source, out, columns)
+        print(f"converted {count} items into {out}; use it with LINER_CATALOG_PATH={out}")
+        settings = settings.with_overrides(catalog_path=out)
+    artifacts = load_artifacts(settings, progress=True, rebuild=True)
+    print(f"built embeddings, index and knowledge graph for {len(artifacts.catalog)} items "
+          f"({artifacts.kg.graph.number_of_nodes()} graph nodes)")
+    return 0
+
+
+def _pair(text: str, option: str, form: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise click.BadParameter(f"expects {form}, got {text!r}", param_hint=option)
+    return key.strip(), value.strip()
+
+
+@cli.command("build-assets")
+@click.option("--shared", type=click.Path(path_type=Path), default=REPO_ROOT.parent / "shared" / "data",
+              show_default=True, help="the source data (ReDial, MovieLens, TMDB, DBpedia)")
+@click.option("--out", type=click.Path(path_type=Path), default=REPO_ROOT / "assets", show_default=True)
+def build_assets(shared: Path, out: Path) -> int:
+    """Rebuild assets/ (catalog, co-occurrence, item embeddings, merge report) from ../shared/data."""
+    from recommender.build_assets import build_assets as build
+
+    for key, value in build(shared, out, _settings()).items():
+        print(f"{key:>22}: {value}")
+    return 0
+
+
+# --- measuring ------------------------------------------------------------------------------------------------
+@cli.group("eval")
+def evaluate() -> None:
+    """Measure recommendation accuracy or explanation quality."""
+
+
+@evaluate.command("redial")
+@_set_option
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--limit", type=int, help="only the first N dialogues (of the split)")
+@click.option("--split", type=click.Choice(SPLITS), default=ALL, show_default=True,
+              help="tune: the dialogues tuned on; validation: the held-out ones; all: both")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), metavar="OUT",
+              help="write the metrics and per-sample results here")
+@click.option("--no-llm", is_flag=True, help="fusion alone: no LLM ranking")
+@click.option("--ablation", is_flag=True,
+              help="score fusion alone and fusion + LLM ranking on the same samples, side by side")
+def eval_redial(file: Path, limit: int | None, split: str, json_out: Path | None, no_llm: bool,
+                ablation: bool) -> int:
+    """Score on ReDial dialogues (Recall/NDCG/MRR @1/10/50); movies_with_mentions.csv must sit beside FILE."""
+    from bench.commands import eval_redial as run
+
+    return run(_settings(), file, limit=limit, split=split, llm=not no_llm, ablation=ablation, json_out=json_out)
+
+
+@evaluate.command("explain")
+@_set_option
+@click.option("--n", type=int, default=500, show_default=True, help="(profile, item) pairs to explain")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--redial", type=click.Path(path_type=Path), metavar="FILE",
+              help="ReDial JSONL whose seekers' liked movies make the profiles "
+                   "(default: ../shared/data/redial/train_data_subset.jsonl; synthetic if absent)")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), metavar="OUT",
+              help="write the figures and every line here")
+def eval_explain(n: int, seed: int, redial: Path | None, json_out: Path | None) -> int:
+    """Grounding, fallback rate and specificity of explanations."""
+    from bench.commands import eval_explain as run
+
+    return run(_settings(), n=n, seed=seed, redial=redial, json_out=json_out)
+
+
+@cli.command()
+@_set_option
+@click.option("--json", "json_out", type=click.Path(path_type=Path), metavar="OUT", help="write the figures here")
+@click.option("--turns", type=int, help="only the first N scripted turns")
+@click.option("--skip-first-start", is_flag=True,
+              help="do not time building the artifacts from nothing (minutes on 2 cores)")
+@click.option("--no-baseline", is_flag=True, help="do not run the naive LLM baseline")
+@click.option("--explain-paths", metavar="P1,P2",
+              help="explanation paths to time on the same cards: some of free,rerank,grammar,template (default: all; "
+                   "grammar takes minutes on CPU)")
+@click.option("--load", "visitors", type=int, metavar="N",
+              help="instead: N simultaneous browser sessions over HTTP (time to cards and reasons, errors, "
+                   "cross-talk); --set values go to the app it starts")
+@click.option("--url", help="with --load: a running app (default: start one on a free loopback port)")
+@click.option("--timeout", "timeout_s", type=float, default=120.0, show_default=True,
+              help="with --load: seconds each request may take")
+def bench(json_out: Path | None, turns: int | None, skip_first_start: bool, no_baseline: bool,
+          explain_paths: str | None, visitors: int | None, url: str | None, timeout_s: float) -> int:
+    """Per-stage latency and memory against a naive LLM baseline, or a load test (--load N)."""
+    from bench import commands
+
+    if visitors is not None:
+        overrides = dict(click.get_current_context().meta.get(_OVERRIDES, {}))
+        return commands.bench_load(visitors, url=url, overrides=overrides, timeout_s=timeout_s, json_out=json_out)
+    from bench.latency import EXPLAIN_PATHS
+
+    paths = tuple(p.strip() for p in explain_paths.split(",") if p.strip()) if explain_paths else EXPLAIN_PATHS
+    unknown = sorted(set(paths) - set(EXPLAIN_PATHS))
+    if unknown:
+        raise click.BadParameter(f"unknown path(s) {unknown}; choose from {','.join(EXPLAIN_PATHS)}",
+                                 param_hint="--explain-paths")
+    return commands.bench_latency(_settings(), turns=turns, first_start=not skip_first_start,
+                                  baseline=not no_baseline, explain_paths=paths, json_out=json_out)
+
+
+@cli.command("train-ranker")
+@_set_option
+@click.argument("redial", type=click.Path(path_type=Path), required=False)
+@click.option("--out", type=click.Path(path_type=Path), help="where to write the model (default: setting ranker_path)")
+@click.option("--limit", type=int, help="only the first N tune dialogues")
+def train_ranker(redial: Path | None, out: Path | None, limit: int | None) -> int:
+    """Fit the learned ranker on the tune split of ReDial train (default: ../shared/data/redial)."""
+    from bench.commands import DEFAULT_REDIAL, train_ranker as train
+
+    return train(_settings(), redial or DEFAULT_REDIAL, out=out, limit=limit)
+
+
+# --- entry point ----------------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; the exit status is returned (0 ok, 1 a failure, 2 a bad setting or usage)."""
+    try:
+        result = cli.main(args=argv, prog_name="liner", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("liner: interrupted", file=sys.stderr)
+        return 130
+    except ValueError as exc:  # bad settings: the message names the setting
+        print(f"liner: {exc}", file=sys.stderr)
+        return 2
+    except (RuntimeError, OSError) as exc:
+        print(f"liner: {exc}", file=sys.stderr)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""Percentiles, computed the same way everywhere (latency reports, popularity scores)."""
+
+from __future__ import annotations
+
+import math
+from typing import Hashable, Iterable, Mapping, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+
+
+def percentile(values: Iterable[float], q: float) -> float:
+    """The q-th percentile (0..100) with linear interpolation between ranks (numpy's default method)."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("percentile of no values")
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile q must be within 0..100, got {q}")
+    position = (len(ordered) - 1) * q / 100
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def percentile_ranks(values: Mapping[K, float]) -> dict[K, float]:
+    """Each key's rank among the values scaled to 0..1 (lowest 0, highest 1): a popularity on a common scale."""
+    ordered = sorted(values, key=values.__getitem__)
+    n = max(len(ordered) - 1, 1)
+    return {key: rank / n for rank, key in enumerate(ordered)}

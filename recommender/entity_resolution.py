@@ -1,0 +1,163 @@
+"""When two catalog records are the same film: the rule `liner build-assets` merges by, and that a test checks
+over the shipped catalog.
+
+Records come from MovieLens (with IMDb and TMDB ids) and from ReDial's movie list (a title and a year, no ids).
+ReDial's years are often one off (a release year elsewhere), so the same film enters twice: Heat (1995) from
+MovieLens and Heat (1996) from ReDial. DBpedia facts are linked by title and year, so the second record can also
+pick up the facts of a namesake (Taxi Driver (1977) got the Malayalam film's director). The rule:
+
+1. A shared IMDb or TMDB id means the same film; two different ids of the same kind mean two films.
+2. A ReDial-only record (no IMDb or TMDB id: only its title and year are sure) is judged by what the ReDial
+   train dialogues that mention it say, when both records have people on record: more dialogues naming one
+   side's people decide (across more than a year only with MIN_DIALOGUES_ACROSS_YEARS and none for the other
+   side). Without such evidence a year within one means the same film, unless both are ReDial-only and their
+   directors differ.
+3. Otherwise titles must match, years be within one, and known directors agree.
+Records more than a year apart are not compared unless rule 1 or 2 decides.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from recommender.catalog import Item, normalize_title
+
+MAX_YEAR_GAP = 1
+"""Release years of one film differ by at most this across sources (festival vs. national release)."""
+MIN_DIALOGUES_ACROSS_YEARS = 3
+"""Dialogues that must name the other film's people before a ReDial record more than a year off is merged."""
+MIN_SURNAME_CHARS = 5
+"""Shorter surnames ("Bay", "Lee") match too many words; those people count only by their full name."""
+
+_MENTION = re.compile(r"@(\d+)")
+
+
+@dataclass(frozen=True)
+class FilmFacts:
+    """What the rule looks at in a record (a build draft or a shipped item)."""
+
+    key: str
+    names: frozenset[str]
+    """Normalized title and aliases."""
+    year: int | None
+    imdb: str = ""
+    tmdb: str = ""
+    directors: frozenset[str] = frozenset()
+    people: frozenset[str] = frozenset()
+    redial_ids: tuple[str, ...] = ()
+
+    @property
+    def redial_only(self) -> bool:
+        """Known from ReDial's list alone: its title and year are all that is sure about it."""
+        return not self.imdb and not self.tmdb
+
+    @classmethod
+    def of_item(cls, item: Item) -> "FilmFacts":
+        return cls(
+            key=item.item_id,
+            names=frozenset(normalize_title(t) for t in (item.title, *item.aliases)),
+            year=item.year,
+            imdb=item.sources.get("imdb", ""),
+            tmdb=item.sources.get("tmdb", ""),
+            directors=frozenset(item.people.get("director", ())),
+            people=frozenset(name for _, name in item.all_people()),
+            redial_ids=tuple(item.sources.get("redial", "").split()),
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    same: bool
+    reason: str
+    strength: int
+    """Higher = surer; merges are applied strongest first."""
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", normalize_title(text))
+
+
+class DialogueEvidence:
+    """Which people the ReDial train dialogues name around each movie id (text of the 1,401 full dialogues and of
+    the extra text conversations; test dialogues are never read)."""
+
+    def __init__(self, texts_by_movie: dict[str, list[str]]):
+        self._texts = {movie: [f" {' '.join(_tokens(t))} " for t in texts] for movie, texts in texts_by_movie.items()}
+
+    @classmethod
+    def from_redial(cls, redial_dir: Path) -> "DialogueEvidence":
+        texts: dict[str, list[str]] = defaultdict(list)
+        for name in ("train_data_subset.jsonl", "train_data_extra_original.jsonl"):
+            with open(redial_dir / name, encoding="utf-8") as handle:
+                for line in handle:
+                    conv = json.loads(line)
+                    text = html.unescape(" ".join(m["text"] for m in conv["messages"]))
+                    for movie in set(_MENTION.findall(text)) | set(conv.get("movieMentions") or {}):
+                        texts[movie].append(text)
+        with open(redial_dir / "train_extra_text.jsonl", encoding="utf-8") as handle:
+            for line in handle:
+                conv = json.loads(line)
+                text = html.unescape(conv["text"])
+                for movie in set(_MENTION.findall(text)) | {str(m) for m, _ in conv.get("items_liked") or []}:
+                    texts[movie].append(text)
+        return cls(texts)
+
+    def dialogues(self, redial_ids: Iterable[str]) -> list[str]:
+        return [t for movie in dict.fromkeys(redial_ids) for t in self._texts.get(movie, [])]
+
+    def naming(self, redial_ids: Iterable[str], people: Iterable[str]) -> int:
+        """How many dialogues mentioning these movies name one of the people (full name, or a long surname)."""
+        patterns = set()
+        for person in people:
+            tokens = _tokens(person)
+            if not tokens:
+                continue
+            patterns.add(f" {' '.join(tokens)} ")
+            if len(tokens) >= 2:
+                surname = tokens[-1] if len(tokens[-1]) >= MIN_SURNAME_CHARS else ""
+                # "De Niro" is often typed "Deniro".
+                joined = "".join(tokens[-2:]) if len(tokens) >= 3 or len(tokens[-2]) <= 3 else ""
+                patterns |= {f" {p} " for p in (surname, joined) if p}
+        if not patterns:
+            return 0
+        return sum(any(p in text for p in patterns) for text in self.dialogues(redial_ids))
+
+
+def same_film(a: FilmFacts, b: FilmFacts, evidence: DialogueEvidence) -> Verdict | None:
+    """The verdict on two records sharing a title; None when they are too far apart to be taken for one film."""
+    if not a.names & b.names or a.year is None or b.year is None:
+        return None
+    if (a.imdb and a.imdb == b.imdb) or (a.tmdb and a.tmdb == b.tmdb):
+        return Verdict(True, "same IMDb/TMDB id", 4)
+    gap = abs(a.year - b.year)
+    close = gap <= MAX_YEAR_GAP
+    if (a.imdb and b.imdb) or (a.tmdb and b.tmdb):
+        return Verdict(False, "different IMDb/TMDB ids", 4) if close else None
+    if a.redial_only or b.redial_only:
+        loose, other = (a, b) if a.redial_only else (b, a)
+        # Dialogues can only tell two films apart when both have people on record.
+        if loose.people and other.people and loose.people != other.people:
+            for_other = evidence.naming(loose.redial_ids, other.people)
+            for_own = evidence.naming(loose.redial_ids, loose.people - other.people)
+            if for_own > for_other:
+                return Verdict(False, f"train dialogues name its own people ({for_own} vs {for_other})", 3) \
+                    if close else None
+            if for_other > for_own and (close or (for_other >= MIN_DIALOGUES_ACROSS_YEARS and not for_own)):
+                return Verdict(True, f"train dialogues name the other film's people ({for_other} vs {for_own}); "
+                                     f"its own facts belong to a namesake", 3)
+        if not close:
+            return None
+        if other.redial_only and a.directors and b.directors and not a.directors & b.directors:
+            return Verdict(False, "same title, years within one, different directors", 1)
+        return Verdict(True, "same title, years within one", 2 - gap)
+    if not close:
+        return None
+    if a.directors and b.directors and not a.directors & b.directors:
+        return Verdict(False, "different directors", 2)
+    return Verdict(True, "same title, years within one", 2 - gap)

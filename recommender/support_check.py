@@ -1,0 +1,338 @@
+"""The content-word support check, shared by the explainer (runtime) and `liner eval explain` (evaluation).
+
+A line passes when every content word is supported by the item's facts (title, year, genres, people, keywords,
+description), the liked titles' facts named in the evidence, or the generic vocabulary
+(assets/explanation_vocabulary.json); every person it names is named in a role they hold (on the item, or on the
+liked title the line ties them to); it repeats no phrase; it claims no like the user did not state; and it is a
+complete sentence in the card's voice. Word lists are data, not code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+from recommender.catalog import normalize_title
+from recommender.evidence import Evidence
+from recommender.settings import REPO_ROOT
+
+VOCABULARY_PATH = REPO_ROOT / "assets" / "explanation_vocabulary.json"
+
+ROLE_OF_RELATION = {"directed by": "director", "written by": "writer", "starring": "star", "music by": "composer"}
+"""Evidence relation phrase -> catalog role."""
+
+_WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
+_FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|i'll|me|my|mine|myself|we|we're|we've|our|ours)\b")
+# A role said just before a name ("directed by X", "starring X"), or just after it ("X, who directed T",
+# "X's score", "X, the director of T", "X directs").
+_ROLE_BEFORE = [
+    (re.compile(r"(?:directed by|director|a film by|from director)\s*$"), "director"),
+    (re.compile(r"(?:written by|screenplay by|script by|writer|from writer)\s*$"), "writer"),
+    (re.compile(r"(?:starring|stars|with|featuring|star)\s*$"), "star"),
+    (re.compile(r"(?:music by|score by|scored by|composer)\s*$"), "composer"),
+]
+_VERB_ROLES = {"directed": "director", "directs": "director", "direct": "director", "wrote": "writer",
+               "writes": "writer", "write": "writer", "starred": "star", "stars": "star", "star": "star",
+               "scored": "composer", "scores": "composer", "composed": "composer"}
+_NOUN_ROLES = {"director": "director", "writer": "writer", "star": "star", "composer": "composer",
+               "direction": "director", "script": "writer", "screenplay": "writer", "score": "composer",
+               "music": "composer"}
+_ROLE_AFTER = re.compile(
+    r"^(?:,\s*|\s+)(?:who\s+|which\s+)?(?:also\s+)?(?P<verb>directed|directs|direct|wrote|writes|write|starred|"
+    r"stars|star|scored|scores|composed)\b(?:\s+in)?(?P<rest>.*)")
+_ROLE_NOUN_AFTER = re.compile(r"^(?:['’]s\s+|,\s*(?:the\s+)?)(?P<noun>director|writer|star|composer|direction|"
+                              r"script|screenplay|score|music)\b(?:\s+of\s+(?P<rest>.*))?")
+_LIST_JOIN = re.compile(r"^(?:,\s*|\s+and\s+|,\s*and\s+)$")
+_CLAIM_AFTER = re.compile(r"\byou(?:'ve)? (?:loved|love|liked|like|enjoyed)\s+([^,;:.!?—–]+)", re.IGNORECASE)
+_CLAIM_BEFORE = re.compile(
+    r"([^,;:.!?—–]+?),?\s+(?:who|whom|which|that) you(?:'ve)? (?:loved|love|liked|like|enjoyed)\b", re.IGNORECASE)
+_PRONOUNS = {"it", "them", "this", "that", "these", "those"}
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """assets/explanation_vocabulary.json, loaded once."""
+
+    function_words: frozenset[str]
+    generic_words: frozenset[str]
+    genre_words: dict[str, tuple[str, ...]]
+    genre_nouns: dict[str, str]
+    connectives: tuple[str, ...]
+    keyword_blocklist: frozenset[str]
+    keyword_blocklist_prefixes: tuple[str, ...]
+    series_keywords: frozenset[str]
+    subordinate_openers: frozenset[str]
+    pronouns: frozenset[str]
+    dangling_words: frozenset[str]
+
+    def weak_keyword(self, keyword: str) -> bool:
+        """A production tag or a too-general theme: true, but not worth leading a line with."""
+        keyword = keyword.lower()
+        return keyword in self.keyword_blocklist or keyword.startswith(self.keyword_blocklist_prefixes)
+
+    def genre_noun(self, genre: str) -> str:
+        return self.genre_nouns.get(genre, f"{genre.lower()} film")
+
+    @cached_property
+    def always_supported(self) -> frozenset[str]:
+        return frozenset(stem(w) for w in self.function_words | self.generic_words)
+
+
+@lru_cache(maxsize=4)
+def load_vocabulary(path: Path = VOCABULARY_PATH) -> Vocabulary:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return Vocabulary(
+            function_words=frozenset(w.lower() for w in data["function_words"]),
+            generic_words=frozenset(w.lower() for w in data["generic_words"]),
+            genre_words={g: tuple(w.lower() for w in ws) for g, ws in data["genre_words"].items()},
+            genre_nouns={g: str(n) for g, n in data["genre_nouns"].items()},
+            connectives=tuple(data["connectives"]),
+            keyword_blocklist=frozenset(k.lower() for k in data["keyword_blocklist"]),
+            keyword_blocklist_prefixes=tuple(k.lower() for k in data["keyword_blocklist_prefixes"]),
+            series_keywords=frozenset(k.lower() for k in data["series_keywords"]),
+            subordinate_openers=frozenset(w.lower() for w in data["subordinate_openers"]),
+            pronouns=frozenset(w.lower() for w in data["pronouns"]),
+            dangling_words=frozenset(w.lower() for w in data["dangling_words"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RuntimeError(f"explanation vocabulary {path} is missing or unreadable ({exc}): restore it with "
+                           f"`git checkout -- assets/explanation_vocabulary.json`") from exc
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text.replace("’", "'"))
+    return "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+
+
+def stem(word: str) -> str:
+    """A light suffix strip so that "thrillers"/"thriller", "directed"/"directs" meet; both sides use it."""
+    word = _fold(word)
+    word = re.sub(r"'s$", "", word)
+    for suffix in ("ies", "es", "s", "ed", "ing"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(_fold(text))
+
+
+@dataclass
+class SupportReport:
+    unsupported: list[str] = field(default_factory=list)
+    """Content words no fact supports."""
+    role_errors: list[str] = field(default_factory=list)
+    """People named in a role they do not hold ("Ridley Scott as writer")."""
+    repeats: list[str] = field(default_factory=list)
+    """Phrases said twice ("idris elba"), or one content word three times or twice in a row."""
+    form: list[str] = field(default_factory=list)
+    """Off-voice or unfinished: empty, first person, a question, over length, cut off, only the title."""
+
+    @property
+    def ok(self) -> bool:
+        return not (self.unsupported or self.role_errors or self.repeats or self.form)
+
+    @property
+    def problems(self) -> list[str]:
+        return ([f"unsupported: {w}" for w in self.unsupported] + [f"role: {r}" for r in self.role_errors]
+                + [f"repeat: {r}" for r in self.repeats] + self.form)
+
+
+@dataclass(frozen=True)
+class SupportFacts:
+    """What a line about one item, for one user, may rest on."""
+
+    words: frozenset[str]
+    """Stems of every supported word (facts, liked titles, generic vocabulary)."""
+    item_roles: dict[str, frozenset[str]]
+    """Folded person name -> roles on the item."""
+    liked_roles: dict[tuple[str, str], frozenset[str]]
+    """(folded person name, normalized liked title) -> roles there, as far as the evidence knows."""
+    liked: frozenset[str]
+    """Normalized labels of what the user liked (titles, people, genres, ...)."""
+    title: str
+    year: int | None
+
+
+def support_facts(evidence: Evidence, vocabulary: Vocabulary | None = None) -> SupportFacts:
+    vocabulary = vocabulary or load_vocabulary()
+    texts = [evidence.title, *evidence.genres, *evidence.keywords, *evidence.people(), evidence.overview,
+             evidence.description]
+    for match in evidence.matches:
+        texts += [match.label, match.because]
+    supported = {stem(w) for text in texts for w in words(text)} | vocabulary.always_supported
+    for genre in evidence.genres:
+        supported |= {stem(w) for phrase in vocabulary.genre_words.get(genre, ()) for w in words(phrase)}
+        supported |= {stem(phrase) for phrase in vocabulary.genre_words.get(genre, ())}
+    if evidence.year:
+        decade = evidence.year // 10 * 10
+        supported |= {str(evidence.year), f"{decade}s", f"{decade % 100:02d}s", f"'{decade % 100:02d}s"}
+    roles: dict[str, set[str]] = {}
+    for role, names in (("director", evidence.directors), ("star", evidence.stars), ("writer", evidence.writers),
+                        ("composer", evidence.composers)):
+        for name in names:
+            roles.setdefault(_fold(name), set()).add(role)
+    liked_roles: dict[tuple[str, str], set[str]] = {}
+    for match in evidence.matches:
+        if match.kind == "person" and match.relation in ROLE_OF_RELATION:  # billed below the evidence's top stars
+            roles.setdefault(_fold(match.label), set()).add(ROLE_OF_RELATION[match.relation])
+        if match.kind == "person" and match.via_title and match.because_relation in ROLE_OF_RELATION:
+            key = (_fold(match.label), normalize_title(match.because))
+            liked_roles.setdefault(key, set()).add(ROLE_OF_RELATION[match.because_relation])
+    liked = {normalize_title(m.because) for m in evidence.matches}
+    liked |= {normalize_title(m.label) for m in evidence.matches if not m.via_title}
+    return SupportFacts(frozenset(supported), {k: frozenset(v) for k, v in roles.items()},
+                        {k: frozenset(v) for k, v in liked_roles.items()}, frozenset(liked), evidence.title,
+                        evidence.year)
+
+
+def check_support(line: str, evidence: Evidence, *, max_words: int = 32,
+                  facts: SupportFacts | None = None) -> SupportReport:
+    """Everything wrong with `line` as a card's reason for this evidence (an empty report = shown as is)."""
+    vocabulary = load_vocabulary()
+    facts = facts or support_facts(evidence, vocabulary)
+    report = SupportReport()
+    text = line.strip()
+    report.form = _form_problems(text, facts, max_words, _titles_as_tokens(text, evidence))
+    if not text:
+        return report
+    for word in words(text):
+        if stem(word) in facts.words or word in facts.words:
+            continue
+        parts = [p for p in re.split(r"[-']", word) if p]
+        if len(parts) > 1 and all(stem(p) in facts.words for p in parts):
+            continue
+        if word.isdigit() and len(word) < 4 and int(word) <= 10:
+            continue  # "2 hours", "3 friends": small counts read as wording, and the description often has them
+        report.unsupported.append(word)
+    report.unsupported = list(dict.fromkeys(report.unsupported))
+    report.unsupported += _unsupported_likes(text, facts)
+    report.role_errors = _role_errors(text, evidence, facts)
+    report.repeats = repeated_phrases(_titles_as_tokens(text, evidence), vocabulary)
+    return report
+
+
+def _titles_as_tokens(text: str, evidence: Evidence) -> str:
+    """The line with each title it names folded into one token, so that a title repeating itself ("Léon: The
+    Professional (a.k.a. The Professional)") is not a repeat while naming one title twice still is."""
+    folded = _fold(text)
+    titles = {evidence.title, *(m.because for m in evidence.matches)}
+    for index, title in enumerate(sorted(titles, key=len, reverse=True)):
+        folded = folded.replace(_fold(title), f" title{index} ")
+    return folded
+
+
+def _form_problems(text: str, facts: SupportFacts, max_words: int, untitled: str) -> list[str]:
+    """`untitled` is the line with its titles as tokens ("I, Robot" says nothing in the first person)."""
+    if not text:
+        return ["(empty line)"]
+    problems = []
+    tokens = text.split()
+    if len(tokens) > max_words:
+        problems.append(f"(over {max_words} words)")
+    if len(tokens) < 4:
+        problems.append("(too short to say anything)")
+    if "?" in text:
+        problems.append("(a question)")
+    if _FIRST_PERSON.search(untitled):
+        problems.append("(first person)")
+    if text[-1] not in ".!" or text.endswith("...") or "…" in text[-3:]:
+        problems.append("(unfinished)")
+    last = words(text)[-1:] or [""]
+    if last[0] in load_vocabulary().dangling_words:
+        problems.append("(ends on a function word)")
+    if not (text[0].isupper() or text[0].isdigit() or text[0] in "\"“'"):
+        problems.append("(does not start a sentence)")
+    label = f"{facts.title} {facts.year}" if facts.year else facts.title
+    if normalize_title(text) in {normalize_title(facts.title), normalize_title(label)}:
+        problems.append("(only the title)")
+    return problems
+
+
+def repeated_phrases(text: str, vocabulary: Vocabulary | None = None) -> list[str]:
+    """A phrase (two words) said twice, one content word said three times, or a word twice in a row."""
+    vocabulary = vocabulary or load_vocabulary()
+    tokens = words(text)
+    repeats = []
+    bigrams = list(zip(tokens, tokens[1:]))
+    seen: set[tuple[str, str]] = set()
+    for pair in bigrams:
+        if pair in seen and not set(pair) <= vocabulary.function_words:
+            repeats.append(" ".join(pair))
+        seen.add(pair)
+    repeats += [f"{a} {b}" for a, b in bigrams if a == b and len(a) > 1]  # "J. J. Abrams" is a name
+    content = [stem(t) for t in tokens if t not in vocabulary.function_words and t not in vocabulary.generic_words]
+    repeats += [w for w in dict.fromkeys(content) if content.count(w) >= 3]
+    return list(dict.fromkeys(repeats))
+
+
+def _unsupported_likes(text: str, facts: SupportFacts) -> list[str]:
+    """"Because you loved X" / "X, whom you like": X must be something this user liked, per the matches."""
+    problems = []
+    for pattern, from_end in ((_CLAIM_AFTER, False), (_CLAIM_BEFORE, True)):
+        for found in pattern.finditer(text):
+            phrase = normalize_title(found.group(1)).split()
+            if not phrase or phrase[0] in _PRONOUNS or (from_end and phrase[-1] in _PRONOUNS):
+                continue
+            spans = [phrase[-n:] if from_end else phrase[:n] for n in range(1, len(phrase) + 1)]
+            if not any(" ".join(span) in facts.liked for span in spans):
+                problems.append(f"(not something you liked: {found.group(1).strip()})")
+    return problems
+
+
+def _person_spans(text: str, names: list[str]) -> list[tuple[int, int, str]]:
+    """(start, end, folded name) of every person named in the text, longest names first, no overlaps."""
+    folded = _fold(text)
+    spans: list[tuple[int, int, str]] = []
+    for name in sorted({_fold(n) for n in names}, key=len, reverse=True):
+        for found in re.finditer(rf"(?<![\w]){re.escape(name)}(?![\w])", folded):
+            if all(found.end() <= s or found.start() >= e for s, e, _ in spans):
+                spans.append((found.start(), found.end(), name))
+    return sorted(spans)
+
+
+def _title_in(rest: str, facts: SupportFacts) -> str | None:
+    """The liked title (normalized) that a clause after a role names, or the item's own, or None."""
+    key = normalize_title(rest)
+    candidates = {title for _, title in facts.liked_roles} | facts.liked | {normalize_title(facts.title)}
+    for title in sorted(candidates, key=len, reverse=True):
+        if title and (key == title or key.startswith(title + " ")):
+            return title
+    return None
+
+
+def _role_errors(text: str, evidence: Evidence, facts: SupportFacts) -> list[str]:
+    """Every role the line gives a person — before the name ("written by X"), after it ("X, who directed T"), or
+    through a list ("starring X and Y") — checked against the roles they hold on the item or on that liked title."""
+    names = evidence.people() + [m.label for m in evidence.matches if m.kind == "person"]
+    folded = _fold(text)
+    item_title = normalize_title(facts.title)
+    errors = []
+    previous: tuple[int, str | None] | None = None  # (end, role said before) of the last name, for lists
+    for start, end, name in _person_spans(text, names):
+        claims: list[tuple[str, str]] = []  # (role, normalized title it is claimed on)
+        before, after = folded[max(0, start - 24):start], folded[end:end + 120]
+        role_before = next((claimed for pattern, claimed in _ROLE_BEFORE if pattern.search(before)), None)
+        if role_before is None and previous is not None and _LIST_JOIN.match(folded[previous[0]:start]):
+            role_before = previous[1]
+        if role_before:
+            claims.append((role_before, item_title))
+        verb, noun = _ROLE_AFTER.match(after), _ROLE_NOUN_AFTER.match(after)
+        if verb or noun:
+            role = _VERB_ROLES[verb.group("verb")] if verb else _NOUN_ROLES[noun.group("noun")]
+            rest = ((verb or noun).group("rest") or "").strip(" ,")
+            claims.append((role, (_title_in(rest, facts) if rest else None) or item_title))
+        previous = (end, role_before)
+        for role, title in claims:
+            held = facts.liked_roles.get((name, title), frozenset())
+            if title == item_title:  # a remake may share the liked title's name: either film can be meant
+                held |= facts.item_roles.get(name, frozenset())
+            if role not in held:
+                errors.append(f"{name} as {role} of {title}")
+    return errors

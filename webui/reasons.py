@@ -1,0 +1,123 @@
+"""Writing the cards' reasons without holding up anyone's cards.
+
+Cards come from retrieval and ranking, which need no LLM; only the reasons do. One writer thread owns the LLM
+and takes one card at a time, first come first served. A visitor hands in their next card only when the last
+one is written, so visitors take turns card by card and nobody waits for another's five. A card whose reason is
+not written by its deadline shows the planned template line (true by construction) and its job is dropped
+from the queue; any failure of the model gives the template line too, with a note. Cards come first on the CPU
+as well: the writer starts no reason while some visitor's cards are being computed (at most
+Settings.reasons_yield_to_cards_s).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from recommender.catalog import Item
+from recommender.engine import RecommenderEngine
+from recommender.evidence import Evidence
+from recommender.explain import template_line
+
+log = logging.getLogger(__name__)
+
+TEMPLATE = "template"
+MODEL_DOWN_NOTE = "The reasons are short templates for now: the language model is not answering."
+
+
+@dataclass(frozen=True)
+class Reason:
+    text: str
+    source: str
+    """The explainer's source (llm, rerank, grammar, cache, template), or template when it came too late."""
+    model_failed: bool = False
+    """True when the model raised: the page says reasons are templates for now."""
+
+
+@dataclass
+class _Job:
+    item: Item
+    evidence: Evidence
+    future: Future
+
+
+class ReasonWriter:
+    """The one queue in front of the LLM for reasons; shared by every visitor of the app."""
+
+    def __init__(self, engine: RecommenderEngine):
+        self.engine = engine
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._cards_busy = 0
+        self._cards_done = threading.Condition()
+
+    @contextmanager
+    def computing_cards(self) -> Iterator[None]:
+        """Around a turn's retrieval and ranking: the model waits, so the cards get the CPU (two cores are
+        shared with llama.cpp, and the turn's Python shares the interpreter lock with the writer)."""
+        with self._cards_done:
+            self._cards_busy += 1
+        try:
+            yield
+        finally:
+            with self._cards_done:
+                self._cards_busy -= 1
+                self._cards_done.notify_all()
+
+    @staticmethod
+    def template(evidence: Evidence) -> Reason:
+        """The planned line: what a card shows when the model is late, failing or switched off."""
+        return Reason(template_line(evidence), TEMPLATE)
+
+    def write(self, item: Item, evidence: Evidence, deadline: float) -> Reason:
+        """The model's reason for one card if it is written before `deadline` (time.monotonic()), else the
+        template line. Waits at most until the deadline."""
+        job = _Job(item, evidence, Future())
+        self._ensure_thread()
+        self._jobs.put(job)
+        try:
+            return job.future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            # Still queued: dropped before it reaches the model. Being written: it finishes and fills the
+            # explainer's cache, so a later look at the same card is instant.
+            job.future.cancel()
+            return self.template(evidence)
+
+    def close(self) -> None:
+        """Stop the writer thread once the jobs before this call are done."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _ensure_thread(self) -> None:
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="liner-reasons", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            with self._cards_done:
+                self._cards_done.wait_for(lambda: self._cards_busy == 0,
+                                          timeout=self.engine.settings.reasons_yield_to_cards_s)
+            if not job.future.set_running_or_notify_cancel():
+                continue  # its card already shows the template line
+            try:
+                explanation = self.engine.explainer.explain(job.item, job.evidence)
+                job.future.set_result(Reason(explanation.text, explanation.source, explanation.model_failed))
+            except Exception as exc:  # noqa: BLE001 - any model fault must leave the card with a true line
+                log.warning("writing the reason for %s failed, showing its template line: %s",
+                            job.item.item_id, exc)
+                job.future.set_result(Reason(template_line(job.evidence), TEMPLATE, model_failed=True))
