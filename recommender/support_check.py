@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 
+from core.vocabulary import UNINFORMATIVE_KEYWORDS
 from recommender.catalog import normalize_title
 from recommender.evidence import Evidence
 from recommender.settings import REPO_ROOT
@@ -92,7 +93,8 @@ def load_vocabulary(path: Path = VOCABULARY_PATH) -> Vocabulary:
             genre_words={g: tuple(w.lower() for w in ws) for g, ws in data["genre_words"].items()},
             genre_nouns={g: str(n) for g, n in data["genre_nouns"].items()},
             connectives=tuple(data["connectives"]),
-            keyword_blocklist=frozenset(k.lower() for k in data["keyword_blocklist"]),
+            # Production and generic keywords (core.vocabulary) plus the ones too broad to be a reason.
+            keyword_blocklist=UNINFORMATIVE_KEYWORDS | frozenset(k.lower() for k in data["keyword_blocklist"]),
             keyword_blocklist_prefixes=tuple(k.lower() for k in data["keyword_blocklist_prefixes"]),
             series_keywords=frozenset(k.lower() for k in data["series_keywords"]),
             subordinate_openers=frozenset(w.lower() for w in data["subordinate_openers"]),
