@@ -201,22 +201,18 @@ def small_settings(tmp_path_factory, popular_slice) -> Settings:
 def test_artifacts_build_then_warm_start(small_settings):
     from recommender.artifacts import load_artifacts
 
-    started = time.perf_counter()
     cold = load_artifacts(small_settings, progress=False)
-    cold_s = time.perf_counter() - started
     assert cold.item_vectors.shape == (60, 384)
     assert len(cold.index) == 60
     assert {p.name for p in cold.cache_dir.iterdir()} == {"vectors.npy", "index-flat.faiss", "graph.pickle"}
 
-    started = time.perf_counter()
     warm = load_artifacts(small_settings, progress=False)
-    warm_s = time.perf_counter() - started
     assert warm.cache_dir == cold.cache_dir
     np.testing.assert_array_equal(warm.item_vectors, cold.item_vectors)
     assert warm.index.search(cold.item_vectors[3], 5) == cold.index.search(cold.item_vectors[3], 5)
     assert warm.kg.graph.number_of_nodes() == cold.kg.graph.number_of_nodes()
-    assert warm_s < cold_s / 2, (warm_s, cold_s)
-    assert "embeddings (cached)" in warm.timings
+    # The warm start read the cached vectors instead of encoding (how long either took is the benchmark's job).
+    assert "embeddings (cached)" in warm.timings and "embeddings (cached)" not in cold.timings
 
 
 @pytest.mark.parametrize("damage", ["garbage", "nan"])
