@@ -5,6 +5,7 @@ PostgreSQL; and a fake text model for logic tests."""
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections import deque
 from pathlib import Path
@@ -146,3 +147,14 @@ class FakeModel:
 def fake_model() -> FakeModel:
     """A fresh FakeModel: queue outputs with ``fake_model.queue(...)``, read ``fake_model.prompts`` afterwards."""
     return FakeModel()
+
+
+@pytest.fixture
+def frozen_server_url() -> Iterator[str]:
+    """A loopback server that accepts connections (the kernel does, from the backlog) and never answers: a hung
+    LLM server."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()

@@ -118,16 +118,6 @@ def _assert_template_reasons(replies: list[dict]) -> None:
     assert "template" in sources and sources <= {"template", "cache", "rerank"}, cards
 
 
-@pytest.fixture
-def frozen_server_url() -> Iterator[str]:
-    """Accepts connections (the kernel does, from the backlog) and never answers: a hung server."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    sock.close()
-
-
 @pytest.fixture(scope="module")
 def dead_server_chat(cli_env: dict[str, str]) -> tuple[list[dict], float]:
     """The conversation against a port nobody listens on (run once: two tests read it)."""

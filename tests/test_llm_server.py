@@ -71,16 +71,6 @@ def server() -> Iterator[_Server]:
     running.close()
 
 
-@pytest.fixture
-def frozen_url() -> Iterator[str]:
-    """A server that accepts connections (the kernel does, from the backlog) and never answers."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    sock.close()
-
-
 def _llm(url: str, tmp_path, **settings: object) -> LLM:
     values = {"llm_read_timeout_s": 1.0, "llm_connect_timeout_s": 1.0, "llm_retry_after_s": 30.0, **settings}
     return LLM(Settings(data_dir=tmp_path, llm_server_url=url, model_path="served-model", **values))
@@ -114,8 +104,8 @@ def test_dead_port_is_one_llm_error(tmp_path) -> None:
     assert "refused the connection" in _fails(_llm("http://127.0.0.1:9", tmp_path), within_s=5)
 
 
-def test_frozen_server_times_out_once_then_fails_at_once(frozen_url: str, tmp_path) -> None:
-    llm = _llm(frozen_url, tmp_path)
+def test_frozen_server_times_out_once_then_fails_at_once(frozen_server_url: str, tmp_path) -> None:
+    llm = _llm(frozen_server_url, tmp_path)
     assert "did not answer within 1 s" in _fails(llm, within_s=4)
     # Every further card fails at once instead of waiting again (five cards, two samples each: no 10 timeouts).
     assert "failed a moment ago" in _fails(llm, within_s=0.5)
