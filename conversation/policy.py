@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from conversation.signals import Intent, Signals
 from core.profile import Profile
@@ -10,8 +11,8 @@ from core.profile import Profile
 
 @dataclass(frozen=True)
 class Decision:
-    action: str
-    """ask | recommend | explain | reset | greet"""
+    action: Literal["ask", "recommend", "explain", "reset"]
+    """A greeting is not an action of its own: it gets the first onboarding question ("ask")."""
     target_item: str | None = None
 
 

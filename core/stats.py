@@ -1,9 +1,10 @@
-"""Percentiles, computed the same way everywhere (latency reports, popularity scores)."""
+"""Percentiles, each definition written once (latency reports, popularity scores)."""
 
 from __future__ import annotations
 
 import math
-from typing import Hashable, Iterable, Mapping, TypeVar
+from bisect import bisect_right
+from typing import Callable, Hashable, Iterable, Mapping, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 
@@ -25,3 +26,14 @@ def percentile_ranks(values: Mapping[K, float]) -> dict[K, float]:
     ordered = sorted(values, key=values.__getitem__)
     n = max(len(ordered) - 1, 1)
     return {key: rank / n for rank, key in enumerate(ordered)}
+
+
+def share_at_or_below(values: Iterable[float]) -> Callable[[float], float]:
+    """The empirical distribution function of the values: v -> share of values <= v (0..1).
+
+    Unlike percentile_ranks, equal values get equal scores: an imported catalog's popularity column often holds
+    counts with many ties, and two films with the same count should not be told apart by file order."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("distribution of no values")
+    return lambda v: bisect_right(ordered, v) / len(ordered)

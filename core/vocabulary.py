@@ -70,6 +70,17 @@ class Relation(StrEnum):
         return _RELATIONS[self.value]["role"]
 
     @property
+    def did(self) -> str | None:
+        """What a person of this relation's role did to a title ("who starred in Alien"), None for genre, keyword,
+        decade."""
+        return _RELATIONS[self.value]["did"]
+
+    @property
+    def does(self) -> str | None:
+        """The same in the present ("Sigourney Weaver stars too"), None for genre, keyword, decade."""
+        return _RELATIONS[self.value]["does"]
+
+    @property
     def target(self) -> Kind:
         """The kind of node at the attribute end of the edge."""
         return Kind(_RELATIONS[self.value]["target"])

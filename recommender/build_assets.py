@@ -28,7 +28,9 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from recommender.catalog import Item, load_catalog, normalize_title, split_title_year, write_catalog
+from core.item import Item
+from core.stats import percentile_ranks
+from recommender.catalog import load_catalog, normalize_title, split_title_year, write_catalog
 from recommender.embedding_asset import catalog_vectors, write_embedding_asset
 from recommender.encoder import Encoder
 from recommender.entity_resolution import MAX_YEAR_GAP, DialogueEvidence, FilmFacts, same_film
@@ -528,18 +530,12 @@ def _order_people_by_fame(drafts: list[_Draft]) -> None:
             draft.people[role] = sorted(names, key=lambda n: -films[n])[: MAX_PEOPLE[role]]
 
 
-def _percentiles(values: dict[str, float]) -> dict[str, float]:
-    ordered = sorted(values, key=values.get)
-    n = max(len(ordered) - 1, 1)
-    return {key: rank / n for rank, key in enumerate(ordered)}
-
-
 def _popularity(drafts: list[_Draft]) -> dict[str, float]:
     per_signal: dict[str, dict[str, float]] = defaultdict(dict)
     for draft in drafts:
         for name, value in draft.popularity_signals.items():
             per_signal[name][draft.item_id] = value
-    ranked = {name: _percentiles(values) for name, values in per_signal.items()}
+    ranked = {name: percentile_ranks(values) for name, values in per_signal.items()}
     result = {}
     for draft in drafts:
         scores = [ranked[name][draft.item_id] for name in draft.popularity_signals]

@@ -14,12 +14,13 @@ import json
 import logging
 import re
 import zlib
-from bisect import bisect_right
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from recommender.catalog import CatalogError, Item, normalize_title, write_catalog
+from core.item import Item
+from core.stats import share_at_or_below
+from recommender.catalog import CatalogError, normalize_title, write_catalog
 
 log = logging.getLogger(__name__)
 
@@ -210,11 +211,8 @@ def convert_catalog(src: Path, out: Path, mapping: dict[str, str]) -> int:
 
 
 def _with_percentile_popularity(items: list[Item], raw: list[float | None]) -> list[Item]:
-    known = sorted(v for v in raw if v is not None)
+    known = [v for v in raw if v is not None]
     if not known:
         return items
-
-    def percentile(v: float | None) -> float:
-        return 0.0 if v is None else round(bisect_right(known, v) / len(known), 4)
-
-    return [replace(item, popularity=percentile(v)) for item, v in zip(items, raw)]
+    share = share_at_or_below(known)
+    return [replace(item, popularity=0.0 if v is None else round(share(v), 4)) for item, v in zip(items, raw)]

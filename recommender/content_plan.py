@@ -14,6 +14,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+from core.vocabulary import Relation
 from recommender.evidence import Evidence, Match
 from recommender.support_check import ROLE_OF_RELATION, Vocabulary, check_support, load_vocabulary, support_facts
 
@@ -30,10 +31,20 @@ LEAD_STARS = 3
 HOOK_WORDS = (5, 16)
 """A story hook is a clause of the description with this many words (min, max)."""
 
-_ROLE_PHRASE = {"director": "directed by", "writer": "written by", "star": "starring", "composer": "music by"}
-_ROLE_VERB = {"director": "directed", "writer": "wrote", "star": "starred in", "composer": "scored"}
-_ROLE_NOUN = {"director": "director", "writer": "writer", "star": "star", "composer": "composer"}
-_ROLE_PRESENT = {"director": "directs", "writer": "writes", "star": "stars", "composer": "scores"}
+
+def _role_phrase(role: str) -> str:
+    """"director" -> "directed by"."""
+    return Relation.for_role(role).phrase
+
+
+def _role_did(role: str) -> str:
+    """"director" -> "directed" (as in "who directed Alien")."""
+    return Relation.for_role(role).did or role
+
+
+def _role_does(role: str) -> str:
+    """"director" -> "directs" (as in "directs too")."""
+    return Relation.for_role(role).does or role
 
 
 @dataclass(frozen=True)
@@ -208,8 +219,8 @@ def build_plan(evidence: Evidence, vocabulary: Vocabulary | None = None) -> Cont
 def _fact_clause(fact: PlanFact) -> str:
     """The fact in the prompt's plain form ("directed by Ridley Scott, who directed Alien")."""
     if fact.kind == "person":
-        said = f"{_ROLE_PHRASE[fact.role]} {fact.label}"
-        return f"{said}, who {_ROLE_VERB[fact.because_role]} {fact.because}" if fact.because else \
+        said = f"{_role_phrase(fact.role)} {fact.label}"
+        return f"{said}, who {_role_did(fact.because_role)} {fact.because}" if fact.because else \
             f"{said}, whom you like"
     if fact.kind == "franchise":
         return f"same series as {fact.label}"
@@ -241,12 +252,12 @@ def lead_phrases(fact: PlanFact, year: int | None) -> list[str]:
                 "composer": [f"Music by {name}, who also scored {title}", f"Scored by {name}, as was {title}"],
             }[role]
         else:
-            options = [f"{_cap(_ROLE_PHRASE[role])} {name}, the {_ROLE_NOUN[was]} of {title}",
-                       f"{name}, who {_ROLE_VERB[was]} {title}, is back as {_ROLE_NOUN[role]}"]
+            options = [f"{_cap(_role_phrase(role))} {name}, the {was} of {title}",
+                       f"{name}, who {_role_did(was)} {title}, is back as {role}"]
         return options
     if fact.kind == "person":
-        return [f"{_cap(_ROLE_PHRASE[fact.role])} {name}, whom you like",
-                f"{name}, one of your favourites, is the {_ROLE_NOUN[fact.role]}"]
+        return [f"{_cap(_role_phrase(fact.role))} {name}, whom you like",
+                f"{name}, one of your favourites, is the {fact.role}"]
     if fact.kind == "franchise":
         return [f"From the same series as {name}", f"More from the series of {name}, which you loved"]
     if fact.kind == "keyword" and title:
@@ -271,9 +282,9 @@ def second_link(plan: ContentPlan) -> str:
         if not fact.personal or fact.label == lead.label:
             continue
         if fact.kind == "person" and fact.because:
-            return f"{fact.label}, from {fact.because}, {_ROLE_PRESENT[fact.role]} too"
+            return f"{fact.label}, from {fact.because}, {_role_does(fact.role)} too"
         if fact.kind == "person":
-            return f"{fact.label}, whom you like, {_ROLE_PRESENT[fact.role]} too"
+            return f"{fact.label}, whom you like, {_role_does(fact.role)} too"
         if fact.kind == "franchise":
             return f"It is from the same series as {fact.because}"
         if fact.kind == "keyword" and fact.because:

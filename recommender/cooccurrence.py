@@ -134,9 +134,8 @@ class Cooccurrence:
         return Cooccurrence(self.movielens, kept, self.settings, counts)
 
     @classmethod
-    def load(cls, path: Path, catalog: Catalog, settings: Settings | None = None) -> "Cooccurrence":
+    def load(cls, path: Path, catalog: Catalog, settings: Settings) -> "Cooccurrence":
         """Neighbour maps and conversations restricted to catalog items."""
-        settings = settings or Settings()
         path = Path(path)
         if not path.is_file():
             raise CooccurrenceError(

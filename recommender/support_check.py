@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from core.vocabulary import UNINFORMATIVE_KEYWORDS
+from core.vocabulary import UNINFORMATIVE_KEYWORDS, Relation
 from recommender.catalog import normalize_title
 from recommender.evidence import Evidence
 from recommender.settings import REPO_ROOT
 
 VOCABULARY_PATH = REPO_ROOT / "assets" / "explanation_vocabulary.json"
 
-ROLE_OF_RELATION = {"directed by": "director", "written by": "writer", "starring": "star", "music by": "composer"}
-"""Evidence relation phrase -> catalog role."""
+ROLE_OF_RELATION = {relation.phrase: relation.role for relation in Relation if relation.role}
+"""Evidence relation phrase -> catalog role: "directed by" -> "director"."""
 
 _WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
 _FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|i'll|me|my|mine|myself|we|we're|we've|our|ours)\b")

@@ -168,8 +168,8 @@ def test_all_train_conversations_and_no_test_ones(cooc_data: dict, catalog: Cata
         assert all(catalog.get(item) is not None and liked in (0, 1, 2) for item, liked in conv["sequence"])
 
 
-def test_an_extra_conversation_can_be_left_out(cooc_data: dict, catalog: Catalog):
-    cooc = Cooccurrence.load(ASSETS / "cooccurrence.json.gz", catalog)
+def test_an_extra_conversation_can_be_left_out(cooc_data: dict, catalog: Catalog, settings: Settings):
+    cooc = Cooccurrence.load(ASSETS / "cooccurrence.json.gz", catalog, settings)
     extra = next(c for c in cooc_data["redial_conversations"] if c["source"] == "extra" and len(c["items"]) >= 3)
     left_out = cooc.without([extra["conversation"]])
     for item in extra["items"]:

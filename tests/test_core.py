@@ -13,7 +13,7 @@ from core.cache import LRUCache
 from core.files import atomic_write, atomic_write_text
 from core.ids import NodeId, item_id_of, item_node, node_id
 from core.item import Item
-from core.stats import percentile, percentile_ranks
+from core.stats import percentile, percentile_ranks, share_at_or_below
 from core.text import join_words, strip_control
 from core.vocabulary import (DECADE_WORDS, GENERIC_KEYWORDS, PRODUCTION_KEYWORDS, ROLES, UNINFORMATIVE_KEYWORDS,
                              VOCABULARY_PATH, Kind, Relation, VocabularyError, _load)
@@ -106,3 +106,10 @@ def test_percentiles_match_numpy_and_ranks_span_zero_to_one():
     with pytest.raises(ValueError):
         percentile([], 50)
     assert percentile_ranks({"a": 10.0, "b": 0.5, "c": 3.0}) == {"b": 0.0, "c": 0.5, "a": 1.0}
+
+
+def test_share_at_or_below_gives_ties_one_score():
+    share = share_at_or_below([3.0, 1.0, 3.0, 7.0])
+    assert [share(v) for v in (0.5, 1.0, 3.0, 5.0, 7.0)] == [0.0, 0.25, 0.75, 0.75, 1.0]
+    with pytest.raises(ValueError):
+        share_at_or_below([])

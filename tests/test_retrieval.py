@@ -144,8 +144,8 @@ def test_missing_or_corrupt_index_names_file_and_fix(tmp_path):
 # --- co-occurrence -------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def cooc(full_catalog) -> Cooccurrence:
-    return Cooccurrence.load(COOC_PATH, full_catalog)
+def cooc(full_catalog, settings) -> Cooccurrence:
+    return Cooccurrence.load(COOC_PATH, full_catalog, settings)
 
 
 def test_matrix_neighbours_are_plausible(cooc, full_catalog):
