@@ -20,12 +20,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bench.redial import MOVIE_LIST, load_movie_names, map_movies
+from core.ids import item_node, node_id
+from core.item import Item
+from core.profile import Profile, ProfileEntry
+from core.vocabulary import Kind
 from recommender.candidates import Query
-from recommender.catalog import Catalog, Item, normalize_title
+from recommender.catalog import Catalog, normalize_title
 from recommender.content_plan import build_plan
 from recommender.engine import RecommenderEngine
 from recommender.explain import leads_with_link
-from core.profile import Profile, ProfileEntry
 from recommender.support_check import check_support
 
 RECOMMENDED_POOL = 5
@@ -105,7 +108,7 @@ def redial_profiles(path: Path, catalog: Catalog) -> list[Profile]:
             liked = [mapping.get(m) for m, a in answers.items() if isinstance(a, dict) and a.get("liked") == 1]
             items = [catalog.by_id[i] for i in dict.fromkeys(liked) if i][:MAX_LIKED]
             if items:
-                entries = [ProfileEntry(f"item:{it.item_id}", "item", it.label, 1, 1.0) for it in items]
+                entries = [ProfileEntry(item_node(it.item_id), "item", it.label, 1, 1.0) for it in items]
                 profiles.append(Profile(f"redial-{raw['conversationId']}", entries))
     return profiles
 
@@ -116,10 +119,10 @@ def synthetic_profiles(catalog: Catalog, count: int, rng: random.Random) -> list
     profiles = []
     for index in range(count):
         item = rng.choice(popular)
-        entries = [ProfileEntry(f"item:{item.item_id}", "item", item.label, 1, 1.0),
-                   ProfileEntry(f"genre:{item.genres[0]}", "genre", item.genres[0], 1, 0.8)]
+        entries = [ProfileEntry(item_node(item.item_id), "item", item.label, 1, 1.0),
+                   ProfileEntry(node_id(Kind.GENRE, item.genres[0]), "genre", item.genres[0], 1, 0.8)]
         for name in item.people.get("director", ())[:1]:
-            entries.append(ProfileEntry(f"person:{name}", "person", name, 1, 0.8))
+            entries.append(ProfileEntry(node_id(Kind.PERSON, name), "person", name, 1, 0.8))
         profiles.append(Profile(f"synthetic-{index}", entries))
     return profiles
 

@@ -20,9 +20,10 @@ import numpy as np
 from tqdm import tqdm
 
 from conversation.session import Assistant, ChatSession
-from recommender.catalog import Catalog, Item, normalize_title, split_title_year
-from recommender.explain import Explainer
+from core.item import Item
 from core.profile import Profile
+from recommender.catalog import Catalog, normalize_title, split_title_year
+from recommender.explain import Explainer
 from recommender.settings import REPO_ROOT, Settings
 from recommender.store import ProfileStore
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.ids import item_id_of
+
 
 @dataclass(frozen=True)
 class ProfileEntry:
@@ -17,6 +19,11 @@ class ProfileEntry:
     """+1 liked, -1 disliked."""
     weight: float
     """Strength after per-turn decay (1.0 = said this turn, firmly)."""
+
+    @property
+    def item_id(self) -> str | None:
+        """The catalog item id of an item entry, None for an entry of another kind."""
+        return item_id_of(self.node_id)
 
 
 @dataclass

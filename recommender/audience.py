@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from recommender.catalog import Item
+from core.item import Item
 
 FAMILY_FILE = "family.json"
 

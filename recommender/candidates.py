@@ -11,11 +11,13 @@ from typing import Iterable
 
 import numpy as np
 
+from core.ids import NodeId, item_node
+from core.item import Item
 from core.preferences import Constraints
+from core.profile import Profile
+from core.vocabulary import Kind
 from recommender.artifacts import Artifacts
 from recommender.audience import FamilyRules, load_family_rules
-from recommender.catalog import Item
-from core.profile import Profile
 from recommender.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,20 +64,21 @@ class StageTimes:
         self.ms[stage] = self.ms.get(stage, 0.0) + (time.perf_counter() - started) * 1000
 
 
-def _seed_weights(profile: Profile, query: Query) -> tuple[dict[str, float], dict[str, float]]:
+def _seed_weights(profile: Profile, query: Query, settings: Settings) -> tuple[dict[str, float], dict[str, float]]:
     """(liked item ids -> weight, liked graph nodes -> weight) from the profile and the query's anchors."""
     items: dict[str, float] = {}
     nodes: dict[str, float] = {}
     for entry in profile.liked():
         if entry.kind == "item":
-            items[entry.node_id.removeprefix("item:")] = entry.weight
+            items[entry.item_id] = entry.weight
         if entry.kind != "mood":
             nodes[entry.node_id] = entry.weight
     for node, weight in query.boost_nodes.items():
-        nodes.setdefault(node, 0.3 * weight)
+        nodes.setdefault(node, settings.mood_keyword_seed * weight)
     for item_id, weight in query.anchor_items.items():
         items[item_id] = max(items.get(item_id, 0.0), weight)
-        nodes[f"item:{item_id}"] = max(nodes.get(f"item:{item_id}", 0.0), weight)
+        node = item_node(item_id)
+        nodes[node] = max(nodes.get(node, 0.0), weight)
     return items, nodes
 
 
@@ -100,10 +103,10 @@ class CandidateGenerator:
         if not parts:
             return []
         vector = np.mean(parts, axis=0).astype(np.float32)
-        disliked = [art.catalog.index_of[e.node_id[5:]] for e in profile.disliked("item")
-                    if e.node_id[5:] in art.catalog.index_of]
+        disliked_ids = (e.item_id for e in profile.disliked("item"))
+        disliked = [art.catalog.index_of[i] for i in disliked_ids if i in art.catalog.index_of]
         if disliked:
-            vector -= 0.3 * art.item_vectors[disliked].mean(axis=0)
+            vector -= self.settings.dense_dislike_push * art.item_vectors[disliked].mean(axis=0)
         vector /= np.linalg.norm(vector) or 1.0
         hits = art.index.search(vector, self.settings.candidates_per_source + len(query.exclude))
         return [art.catalog.items[row].item_id for row, _ in hits]
@@ -149,7 +152,7 @@ class CandidateGenerator:
         """Fused, filtered candidates, best first (not yet diversified or LLM-ranked)."""
         times = times or StageTimes()
         s = self.settings
-        liked_items, nodes = _seed_weights(profile, query)
+        liked_items, nodes = _seed_weights(profile, query, s)
 
         started = time.perf_counter()
         lists = {"dense": self._dense(profile, query, liked_items)}
@@ -168,7 +171,7 @@ class CandidateGenerator:
                    "conversations": s.weight_conversations, "popularity": s.weight_popularity,
                    "sequence": s.weight_sequence}
         if profile.novelty == "familiar":
-            weights["popularity"] *= 2.0
+            weights["popularity"] *= s.familiar_popularity_boost
         fused: dict[str, Candidate] = {}
         catalog = self.artifacts.catalog
         excluded = query.exclude | profile.rejected | profile.seen | set(liked_items)
@@ -183,21 +186,22 @@ class CandidateGenerator:
                 candidate.score += weights[source] / (s.rrf_k + rank + 1)
 
         started = time.perf_counter()
-        penalties = _preference_penalties(profile)
+        penalties = _preference_penalties(profile, s)
         for node, weight in query.boost_nodes.items():
-            penalties.setdefault(node, 1.0 + 0.2 * weight)
+            penalties.setdefault(node, 1.0 + s.mood_keyword_boost * weight)
+        facet_factors = _by_kind(penalties)
         result = []
         for candidate in fused.values():
             item = candidate.item
             if not self._fits(item, query.constraints):
                 continue
             factor = _focus_factor(item, query.focus_genres, s.focus_genre_weight)
-            factor *= _preference_factor(item, penalties)
+            factor *= _preference_factor(item, facet_factors, s.min_taste_factor)
             factor *= _unknown_factor(item, query.constraints, s.unknown_fact_factor)
             if query.constraints.family:
                 factor *= self.family.factor(item)
             if profile.novelty == "new":
-                factor *= 1.0 - 0.5 * item.popularity
+                factor *= 1.0 - s.new_popularity_discount * item.popularity
             candidate.factor = factor
             candidate.score *= factor
             result.append(candidate)
@@ -269,23 +273,39 @@ def _unknown_factor(item: Item, constraints: Constraints, penalty: float) -> flo
     return factor
 
 
-def _preference_penalties(profile: Profile) -> dict[str, float]:
+def _preference_penalties(profile: Profile, settings: Settings) -> dict[str, float]:
     """Graph nodes the user likes (>1) or dislikes (<1), as multiplicative factors."""
     factors = {}
     for entry in profile.entries:
         if entry.kind in {"genre", "person", "keyword", "decade"}:
-            factors[entry.node_id] = 1.0 + 0.5 * entry.weight if entry.polarity > 0 else 1.0 - 0.8 * entry.weight
+            factors[entry.node_id] = (1.0 + settings.liked_facet_boost * entry.weight if entry.polarity > 0
+                                      else 1.0 - settings.disliked_facet_cut * entry.weight)
     return factors
 
 
-def _preference_factor(item: Item, factors: dict[str, float]) -> float:
+def _by_kind(factors: dict[str, float]) -> dict[Kind, dict[str, float]]:
+    """Node factors as kind -> key -> factor: an item's facets are then looked up by their keys, without
+    building a node id per facet of every candidate."""
+    by_kind: dict[Kind, dict[str, float]] = {}
+    for node, factor in factors.items():
+        try:
+            parsed = NodeId.parse(node)
+        except ValueError:
+            continue  # a stored entry that is no node id: it matches no facet, and must not fail the turn
+        by_kind.setdefault(parsed.kind, {})[parsed.key] = factor
+    return by_kind
+
+
+def _preference_factor(item: Item, factors: dict[Kind, dict[str, float]], floor: float) -> float:
+    """The product of the factors of the item's genres, people, keywords and decade (from _by_kind)."""
     if not factors:
         return 1.0
-    nodes = [f"genre:{g}" for g in item.genres] + [f"person:{name}" for _, name in item.all_people()]
-    nodes += [f"keyword:{k}" for k in item.keywords]
-    if item.decade:
-        nodes.append(f"decade:{item.decade}")
+    facets = ((Kind.GENRE, item.genres), (Kind.PERSON, [name for _, name in item.all_people()]),
+              (Kind.KEYWORD, item.keywords), (Kind.DECADE, (item.decade,) if item.decade else ()))
     factor = 1.0
-    for node in nodes:
-        factor *= factors.get(node, 1.0)
-    return max(factor, 0.05)
+    for kind, keys in facets:
+        of_kind = factors.get(kind)
+        if of_kind:
+            for key in keys:
+                factor *= of_kind.get(key, 1.0)
+    return max(factor, floor)

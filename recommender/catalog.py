@@ -1,4 +1,4 @@
-"""The catalog: item schema, loading (JSONL or gzipped JSONL) and lookups."""
+"""The catalog of core.item.Item records: loading (JSONL or gzipped JSONL), writing and lookups."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import zlib
 from pathlib import Path
 from typing import Iterator
 
-from core.item import Item  # re-exported: the item type lives in the domain core
+from core.item import Item
 
 log = logging.getLogger(__name__)
 

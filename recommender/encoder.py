@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from core.cache import LRUCache
-from recommender.catalog import Item
+from core.item import Item
 from recommender.settings import Settings
 
 if TYPE_CHECKING:

@@ -9,15 +9,15 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from core.item import Item
+from core.profile import Profile
 from knowledge_graph.paths import EvidencePath, evidence_paths
 from recommender.artifacts import Artifacts, load_artifacts
 from recommender.candidates import Candidate, CandidateGenerator, Query, StageTimes
-from recommender.catalog import Item
 from recommender.evidence import Evidence, build_evidence
 from recommender.explain import Explainer, Explanation
 from recommender.learned_ranker import LearnedRanker
 from recommender.llm import LLM, LLMError
-from core.profile import Profile
 from recommender.ranker_features import candidate_features
 from recommender.ranking import LLMRanker, blend
 from recommender.settings import Settings

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from recommender.catalog import Item, normalize_title
+from core.item import Item
+from recommender.catalog import normalize_title
 
 MAX_YEAR_GAP = 1
 """Release years of one film differ by at most this across sources (festival vs. national release)."""

@@ -11,10 +11,11 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from recommender.catalog import Catalog, Item, normalize_title, split_title_year
-from core.ids import item_node, node_id
+from core.ids import NodeId, item_node, node_id
+from core.item import Item
 from core.profile import Profile, ProfileEntry
 from core.vocabulary import Kind, Relation
+from recommender.catalog import Catalog, normalize_title, split_title_year
 
 _RELATION_NAMES = frozenset(r.value for r in Relation)
 
@@ -118,14 +119,14 @@ def _facets(item: Item, graph) -> dict[str, Relation]:
     return facets
 
 
-def _label(node_id: str, graph) -> str:
-    if graph is not None and node_id in graph:
-        return str(graph.nodes[node_id].get("label") or node_id.split(":", 1)[1])
-    return node_id.split(":", 1)[1]
+def _label(node: str, graph) -> str:
+    if graph is not None and node in graph:
+        return str(graph.nodes[node].get("label") or NodeId.parse(node).key)
+    return NodeId.parse(node).key
 
 
-def _kind(node_id: str) -> str:
-    return node_id.split(":", 1)[0]
+def _kind(node: str) -> str:
+    return NodeId.parse(node).kind.value
 
 
 # Match priority: a person shared with a liked title is the most personal reason; a shared genre the least.
@@ -165,7 +166,7 @@ def same_series(a: Item, b: Item, series_keywords: frozenset[str]) -> bool:
 
 
 def _liked_title(entry: ProfileEntry, catalog: Catalog) -> tuple[Item | None, str]:
-    liked = catalog.get(entry.node_id.removeprefix("item:"))
+    liked = catalog.get(entry.item_id)
     return liked, liked.title if liked else split_title_year(entry.label)[0]
 
 
@@ -192,8 +193,7 @@ def build_evidence(item: Item, profile: Profile, kg, catalog: Catalog, max_match
         elif entry.node_id in facets and entry.kind in {"person", "genre", "keyword", "decade"}:
             label = _label(entry.node_id, graph)
             matches.append(Match(entry.kind, label, facets[entry.node_id].phrase, label))
-        elif entry.kind == "mood" and f"keyword:{entry.label.lower()}" in facets:
-            node = f"keyword:{entry.label.lower()}"
+        elif entry.kind == "mood" and (node := node_id(Kind.KEYWORD, entry.label.lower())) in facets:
             matches.append(Match("keyword", _label(node, graph), "about", entry.label))
     # Stable sort keeps the profile's weight order within one priority and role.
     relation_rank = {r.phrase: r.order for r in Relation} | {"same series as": 0}

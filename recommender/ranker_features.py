@@ -21,10 +21,12 @@ from collections import Counter
 
 import numpy as np
 
+from core.ids import NodeId
+from core.profile import Profile
+from core.vocabulary import Kind
 from recommender.candidates import SOURCES, Candidate, Query
 from recommender.catalog import Catalog
 from recommender.cooccurrence import Cooccurrence
-from core.profile import Profile
 
 FEATURES: tuple[str, ...] = tuple(f"rrf_{source}" for source in SOURCES) + (
     "n_sources", "fused", "popularity", "talked_about", "genre_overlap", "people_overlap", "keyword_overlap",
@@ -39,7 +41,7 @@ class _Taste:
         self.genres: Counter[str] = Counter()
         self.people: Counter[str] = Counter()
         self.keywords: Counter[str] = Counter()
-        items = {e.node_id.removeprefix("item:"): e.weight for e in profile.liked("item")}
+        items = {e.item_id: e.weight for e in profile.liked("item")}
         items.update({i: max(w, items.get(i, 0.0)) for i, w in query.anchor_items.items()})
         self.seeds = len(items)
         for item_id, weight in items.items():
@@ -52,11 +54,11 @@ class _Taste:
                 self.people[name] += weight
             for keyword in item.keywords:
                 self.keywords[keyword] += weight
+        tables = {Kind.GENRE: self.genres, Kind.PERSON: self.people, Kind.KEYWORD: self.keywords}
         for entry in profile.liked():
-            kind, _, value = entry.node_id.partition(":")
-            table = {"genre": self.genres, "person": self.people, "keyword": self.keywords}.get(kind)
+            table = tables.get(entry.kind)
             if table is not None:
-                table[value] += 2.0 * entry.weight
+                table[NodeId.parse(entry.node_id).key] += 2.0 * entry.weight
         self.genre_total = sum(self.genres.values()) or 1.0
 
 

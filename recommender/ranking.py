@@ -18,10 +18,11 @@ from typing import Sequence
 import numpy as np
 
 from core.files import atomic_write_text
+from core.item import Item
 from core.profile import Profile, ProfileEntry
 from core.text import join_words
 from core.vocabulary import UNINFORMATIVE_KEYWORDS
-from recommender.catalog import Item, split_title_year
+from recommender.catalog import split_title_year
 from recommender.settings import Settings
 from recommender.text_model import TextModel
 

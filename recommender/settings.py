@@ -84,6 +84,24 @@ class Settings:
     """Weight of the "often brought up in recommendation conversations" prior (ReDial train co-mentions)."""
     unknown_fact_factor: float = 1.0
     """Score factor for an item kept by a genre/year constraint only because the catalog lacks that fact."""
+    # Taste factors: how a profile and a request re-weight the fused candidates (the values in use since the
+    # first release, not tuned; the learned ranker sees their product as its "factor" feature).
+    liked_facet_boost: float = 0.5
+    """Score factor 1 + b x weight for each liked genre, person, keyword or decade the item carries."""
+    disliked_facet_cut: float = 0.8
+    """Score factor 1 - c x weight for each disliked one (the product never goes below min_taste_factor)."""
+    min_taste_factor: float = 0.05
+    """Floor of the product of the liked/disliked facet factors: dislikes demote an item, never erase it."""
+    mood_keyword_boost: float = 0.2
+    """Score factor 1 + b x weight for an item with a keyword typical of the asked mood."""
+    mood_keyword_seed: float = 0.3
+    """PageRank seed weight of a mood's keyword nodes, against 1.0 for a liked title."""
+    dense_dislike_push: float = 0.3
+    """How far the dense query moves away from the mean vector of the disliked titles."""
+    familiar_popularity_boost: float = 2.0
+    """Multiplier of the popularity source's weight for a user who asked for well-known films."""
+    new_popularity_discount: float = 0.5
+    """Score factor 1 - d x popularity for a user who asked for something they have not heard of."""
     ppr_alpha: float = 0.25
     """Restart probability of personalized PageRank over the knowledge graph."""
     ppr_relation_weights: str = (

@@ -55,6 +55,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, InterfaceE
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from core.ids import item_id_of, item_node
 from core.preferences import Preference, ProfileUpdate
 from core.text import strip_control
 from recommender.migrations import migrate
@@ -108,18 +109,6 @@ class ShownCard:
     grounded: bool = False
     source: str = ""
     """llm | template | cache | "" (not explained)."""
-
-
-@dataclass(frozen=True)
-class TurnRecord:
-    turn_id: int
-    session_id: str
-    index: int
-    """Position of the turn in its session, from 0."""
-    message: str
-    reply_text: str
-    action: str
-    created: datetime
 
 
 # --- ORM mapping of the current schema (the DDL that creates it lives in recommender/migrations.py) ----------
@@ -381,7 +370,7 @@ class ProfileStore:
             turn = session.scalar(select(func.max(_Turn.id)).where(_Turn.user_id == user_id))
             session.add(_Feedback(user_id=user_id, item_id=item_id, kind=kind, turn=turn, created=_now()))
             if kind in ("like", "dislike"):
-                preference = Preference(f"item:{item_id}", "item", label or item_id, 1 if kind == "like" else -1)
+                preference = Preference(item_node(item_id), "item", label or item_id, 1 if kind == "like" else -1)
                 _upsert_preferences(session, user_id, [preference], turn)
 
     def remove_entry(self, user_id: str, node_id: str) -> None:
@@ -430,14 +419,6 @@ class ProfileStore:
             turns = session.scalar(select(func.count()).select_from(_Turn).where(_Turn.user_id == user_id)) or 0
             return Profile(user_id, entries, seen, rejected, list(reversed(dict.fromkeys(recent))), turns,
                            user.novelty)
-
-    def history(self, user_id: str, limit: int = 20) -> list[TurnRecord]:
-        """The user's last ``limit`` turns, oldest first."""
-        with self._read() as session:
-            rows = session.scalars(select(_Turn).where(_Turn.user_id == user_id)
-                                   .order_by(_Turn.id.desc()).limit(limit)).all()
-            return [TurnRecord(r.id, r.session_id, r.index, r.message, r.reply_text, r.action, r.created)
-                    for r in reversed(rows)]
 
     def export(self, user_id: str) -> dict[str, Any]:
         """Everything stored about the user, as JSON-serializable data ("export my data")."""
@@ -671,8 +652,8 @@ def _fold_feedback(events: Iterable[tuple[str, str]]) -> tuple[set[str], set[str
             rejected.add(item_id)
         elif kind == "like":
             rejected.discard(item_id)
-        elif kind == "remove" and item_id.startswith("item:"):
-            rejected.discard(item_id.removeprefix("item:"))
+        elif kind == "remove" and (removed := item_id_of(item_id)) is not None:
+            rejected.discard(removed)  # a "remove" event's item_id holds the removed entry's node id
     return seen, rejected
 
 

@@ -154,8 +154,8 @@ def test_recommend_turns_are_stored_with_their_reply_text(fast_assistant):
     session = fast_assistant.session()
     reply = session.handle("I loved The Matrix")
     assert reply.action == "recommend" and reply.cards
-    (turn,) = fast_assistant.store.history(session.user_id)
-    assert turn.action == "recommend" and turn.reply_text == reply.text and reply.text
+    (turn,) = fast_assistant.store.export(session.user_id)["turns"]
+    assert turn["action"] == "recommend" and turn["reply_text"] == reply.text and reply.text
 
 
 def test_a_failing_store_keeps_the_chat_alive(fast_assistant, monkeypatch):

@@ -10,7 +10,7 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, event, inspect, text
@@ -58,6 +58,11 @@ def _turn(store: ProfileStore, user: str, session: str, message: str = "hi", *,
 
 def _weights(store: ProfileStore, user: str) -> dict[str, float]:
     return {e.node_id: round(e.weight * e.polarity, 6) for e in store.profile(user).entries}
+
+
+def _turns(store: ProfileStore, user: str) -> list[dict[str, Any]]:
+    """The user's stored turns (rows of the "turns" table), oldest first."""
+    return store.export(user)["turns"]
 
 
 # --- migrations -------------------------------------------------------------------------------------------
@@ -147,8 +152,8 @@ def test_turn_with_preferences_and_seen_shows_in_profile(store: ProfileStore) ->
     assert profile.rejected == set()
     assert profile.shown == ["sicario"]
     assert profile.turns == 1 and profile.novelty == "new"
-    [record] = store.history(user, 5)
-    assert (record.turn_id, record.index, record.action) == (turn_id, 0, "recommend")
+    [record] = _turns(store, user)
+    assert (record["id"], record["index"], record["action"]) == (turn_id, 0, "recommend")
 
 
 def test_preferences_decay_each_turn_and_fade_out(store: ProfileStore, db_url: str, settings: Settings) -> None:
@@ -222,10 +227,10 @@ def test_failing_turn_writes_nothing(store: ProfileStore) -> None:
     before.pop("exported_at"), after.pop("exported_at")
     assert after == before
     assert _weights(store, user) == {"person:Denis Villeneuve": 1.0}  # not decayed either
-    assert [t.message for t in store.history(user, 10)] == ["first"]
+    assert [t["message"] for t in _turns(store, user)] == ["first"]
     # and the store still works afterwards
     _turn(store, user, session, "third", preferences=[SCIFI])
-    assert [t.index for t in store.history(user, 10)] == [0, 1]
+    assert [t["index"] for t in _turns(store, user)] == [0, 1]
 
 
 def test_profile_survives_a_restart(db_url: str, settings: Settings) -> None:
@@ -241,7 +246,7 @@ def test_profile_survives_a_restart(db_url: str, settings: Settings) -> None:
     restarted = ProfileStore(db_url, settings)
     assert restarted.ensure_user("robin") == user
     assert restarted.profile(user) == expected
-    assert restarted.history(user, 10)[0].message == "hi"
+    assert [t["message"] for t in _turns(restarted, user)] == ["hi"]
 
 
 def test_sql_looking_message_is_stored_verbatim(store: ProfileStore) -> None:
@@ -250,7 +255,7 @@ def test_sql_looking_message_is_stored_verbatim(store: ProfileStore) -> None:
     message = "Robert'); DROP TABLE users;-- and 1=1; SELECT * FROM turns; \"quoted\" `ticks` %s :name ?"
     _turn(store, user, session, message, preferences=[Preference("keyword:x'); DELETE FROM preferences;--",
                                                                  "keyword", "x'); DELETE FROM preferences;--", 1)])
-    assert store.history(user, 1)[0].message == message
+    assert _turns(store, user)[-1]["message"] == message
     assert store.ensure_user("Robert'); DROP TABLE users;--") == user
     assert _weights(store, user) == {"keyword:x'); DELETE FROM preferences;--": 1.0}
     assert set(SCHEMA.tables) <= set(inspect(store.engine).get_table_names())
@@ -260,9 +265,9 @@ def test_message_is_cleaned_and_truncated(store: ProfileStore) -> None:
     user = store.ensure_user()
     session = store.start_session(user)
     _turn(store, user, session, "a\x00b\x07c\r\nd\te\ud800f\x9b")
-    assert store.history(user, 1)[0].message == "abc\nd\tef"
+    assert _turns(store, user)[-1]["message"] == "abc\nd\tef"
     _turn(store, user, session, "x" * (store.settings.max_message_chars + 500))
-    assert len(store.history(user, 1)[0].message) == store.settings.max_message_chars
+    assert len(_turns(store, user)[-1]["message"]) == store.settings.max_message_chars
 
 
 def test_session_of_another_user_is_refused(store: ProfileStore) -> None:
@@ -358,7 +363,7 @@ def test_two_users_are_isolated(store: ProfileStore) -> None:
         {"dune"}, set(), ["arrival"], "new")
     assert (ben_profile.seen, ben_profile.rejected, ben_profile.shown, ben_profile.novelty) == (
         set(), {"cats"}, [], None)
-    assert [t.message for t in store.history(ann, 10)] == ["ann's taste"]
+    assert [t["message"] for t in _turns(store, ann)] == ["ann's taste"]
     assert ann_profile.turns == 1 and ben_profile.turns == 2
 
 
@@ -409,7 +414,7 @@ def test_threads_and_a_second_process_store_share_one_file(db_url: str, settings
     for user in users:
         profile = stores[0].profile(user)
         assert profile.turns == 10 and len(profile.shown) == 10
-        assert [t.index for t in stores[1].history(user, 20)] == list(range(10))
+        assert [t["index"] for t in _turns(stores[1], user)] == list(range(10))
         assert _weights(stores[0], user) == {"person:Denis Villeneuve": round(0.9 ** 9, 6)}
 
 
@@ -573,7 +578,7 @@ def test_disk_full_during_a_turn_is_a_store_error_and_loses_nothing_written(sqli
         _turn(store, user, session, "x" * 20000, cards=[ShownCard(f"item{i}", i, "y" * 2000) for i in range(50)])
     message = str(caught.value)
     assert "disk is full" in message and "LINER_DATABASE_URL" in message and "\n" not in message
-    assert [t.message for t in store.history(user, 10)] == ["first"]  # what was saved stays; reads still work
+    assert [t["message"] for t in _turns(store, user)] == ["first"]  # what was saved stays; reads still work
 
 
 def test_read_only_database_during_a_turn_is_a_store_error(sqlite_store: ProfileStore) -> None:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from recommender.catalog import Item
+from core.item import Item
 from recommender.engine import RecommenderEngine
 from recommender.evidence import Evidence
 from recommender.explain import template_line

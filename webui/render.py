@@ -9,6 +9,7 @@ from typing import Callable
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from core.ids import item_node
 from recommender.engine import WhyView
 from webui.views import FEEDBACK_NOTES, CardView, ProfileRow
 from webui.why_graph import draw_paths_svg
@@ -53,6 +54,6 @@ def why_html(view: WhyView | None, line: str, label_of: Callable[[str], str]) ->
     if evidence.overview:
         facts.append(evidence.overview)
     facts += view.path_texts
-    svg = Markup(draw_paths_svg(view.paths, label_of, "item:" + view.item.item_id)) if view.paths else ""
+    svg = Markup(draw_paths_svg(view.paths, label_of, item_node(view.item.item_id))) if view.paths else ""
     return _render("why.html", item=view.item, line=line, graph_svg=svg, facts=facts,
                    matches=[m.describe() for m in evidence.matches], cautions=list(evidence.cautions))

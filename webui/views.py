@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from conversation.reply import Card
-from core.ids import item_id_of
+from core.ids import item_node
 from core.profile import Profile
 
 PENDING = "pending"
@@ -76,11 +76,11 @@ def profile_sections(profile: Profile | None, label_of: Callable[[str], str]) ->
         return [ProfileRow(e.node_id, e.label, round(e.weight, 2)) for e in sorted(entries, key=lambda e: -e.weight)]
 
     def titles(item_ids) -> list[ProfileRow]:
-        return [ProfileRow(f"item:{i}", label_of(f"item:{i}"), None) for i in sorted(item_ids)]
+        return [ProfileRow(node, label_of(node), None) for node in map(item_node, sorted(item_ids))]
 
     liked = profile.liked()
     disliked = profile.disliked()
-    disliked_items = {item_id_of(e.node_id) for e in disliked}
+    disliked_items = {e.item_id for e in disliked}
     groups = [
         ("Titles you like", rows(e for e in liked if e.kind == "item")),
         ("People you like", rows(e for e in liked if e.kind == "person")),

@@ -10,6 +10,7 @@ import networkx as nx
 from markupsafe import escape
 from matplotlib.figure import Figure
 
+from core.ids import NodeId
 from core.vocabulary import Relation
 from knowledge_graph.paths import EvidencePath
 
@@ -53,7 +54,7 @@ def draw_paths_svg(paths: Sequence[EvidencePath], label_of: Callable[[str], str]
         positions[target] = (float(longest - 1), -(len(paths) - 1) / 2)
     sources = {p.nodes[0] for p in paths}
     colours = [KIND_COLOURS["target"] if n == target else KIND_COLOURS["source"] if n in sources
-               else KIND_COLOURS.get(n.split(":", 1)[0], "#777777") for n in graph.nodes]
+               else KIND_COLOURS.get(NodeId.parse(n).kind, "#777777") for n in graph.nodes]
     ys = [y for _, y in positions.values()]
     rows = max(ys) - min(ys) + 1
     # A Figure of its own, not pyplot: pyplot's global state is not safe across the app's worker threads.
