@@ -16,8 +16,17 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from bench.redial import (RECOMMENDER, SEEKER, TOP_K, TUNE, Dialogue, comentions_without, load_redial,
-                          map_movies, sample_points)
+from bench.redial import (
+    RECOMMENDER,
+    SEEKER,
+    TOP_K,
+    TUNE,
+    Dialogue,
+    comentions_without,
+    load_redial,
+    map_movies,
+    sample_points,
+)
 from recommender import learned_ranker
 
 log = logging.getLogger(__name__)

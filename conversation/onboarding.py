@@ -25,7 +25,7 @@ class Onboarding:
         self.welcome = welcome
 
     @classmethod
-    def load(cls, assets_dir: Path, catalog: Catalog) -> "Onboarding":
+    def load(cls, assets_dir: Path, catalog: Catalog) -> Onboarding:
         path = Path(assets_dir) / "onboarding.json"
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

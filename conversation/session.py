@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
-from conversation.nlu import FAMILY_MOOD, Mood, load_moods, understand
+from conversation.moods import FAMILY_MOOD, Mood, load_moods
+from conversation.nlu import understand
 from conversation.onboarding import Onboarding
 from conversation.policy import decide
 from conversation.reply import Card, Reply
 from conversation.signals import Intent, Signals
+from core.ids import NodeId, item_id_of, node_id
 from core.preferences import Constraints
 from core.profile import Profile, ProfileEntry
 from core.text import join_words
+from core.vocabulary import Kind
 from recommender.candidates import Candidate, Query
 from recommender.engine import RecommenderEngine, WhyView
 from recommender.settings import Settings
@@ -45,7 +48,7 @@ class Assistant:
         self.onboarding = Onboarding.load(settings.assets_dir, self.engine.catalog)
         self.moods = load_moods(settings.assets_dir / "moods.json")
 
-    def session(self, user_name: str | None = None, user_id: str | None = None) -> "ChatSession":
+    def session(self, user_name: str | None = None, user_id: str | None = None) -> ChatSession:
         user_id = user_id or self.store.ensure_user(user_name)
         return ChatSession(self, user_id, self.store.start_session(user_id))
 
@@ -213,9 +216,10 @@ class ChatSession:
         self.state.last_cards = []
         for mention in self.engine.artifacts.aliases.link(text[: self.settings.max_message_chars]):
             if mention.kind == "item":
-                self.state.mentioned.add(mention.node_id.removeprefix("item:"))
-                self.state.suggested.append(mention.node_id.removeprefix("item:"))
-                self.state.last_item = (mention.node_id.removeprefix("item:"), mention.label)
+                item_id = item_id_of(mention.node_id)
+                self.state.mentioned.add(item_id)
+                self.state.suggested.append(item_id)
+                self.state.last_item = (item_id, mention.label)
 
     # --- feedback and profile control ---------------------------------------------------------------
     def feedback(self, item_id: str, kind: str) -> Profile:
@@ -267,21 +271,23 @@ class ChatSession:
             self.state.focus = _focus(self.state.constraints, signals, self.assistant.moods)
         for mention in signals.mentions:
             if mention.kind == "item":
-                self.state.mentioned.add(mention.node_id.removeprefix("item:"))
-                self.state.last_item = (mention.node_id.removeprefix("item:"), mention.label)
+                item_id = item_id_of(mention.node_id)
+                self.state.mentioned.add(item_id)
+                self.state.last_item = (item_id, mention.label)
 
     def _query(self, signals: Signals, profile: Profile) -> Query:
         # What the other side suggested is context to recommend around, weakly, unless the user turned it down.
-        disliked = {e.node_id.removeprefix("item:") for e in profile.disliked("item")} | profile.rejected
+        disliked = {e.item_id for e in profile.disliked("item")} | profile.rejected
         weight = self.settings.suggested_item_weight
         anchors = {item: weight for item in self.state.suggested if item not in disliked} if weight > 0 else {}
         if signals.intent == Intent.MORE_LIKE and signals.target_item:
-            anchors[signals.target_item] = 1.5
+            anchors[signals.target_item] = self.settings.more_like_anchor_weight
         constraints = self.state.constraints
         words = list(constraints.moods) + list(constraints.include_genres)
         text = " ".join(words + self.state.recent_texts)
         moods = self.assistant.moods
-        boost = {f"keyword:{kw}": 1.0 for mood in constraints.moods if mood in moods for kw in moods[mood].keywords}
+        boost = {node_id(Kind.KEYWORD, kw): 1.0
+                 for mood in constraints.moods if mood in moods for kw in moods[mood].keywords}
         shown = set(self.state.shown) if self.settings.exclude_shown else set()
         return Query(text=text, constraints=constraints, exclude=self.state.mentioned | shown,
                      anchor_items=anchors, boost_nodes=boost, focus_genres=dict(self.state.focus))
@@ -380,9 +386,10 @@ def _focus(constraints: Constraints, signals: Signals, moods: dict[str, Mood]) -
         if mood is not None and mood.include and name != FAMILY_MOOD:
             focus[mood.include[0]] = 1.0
     for preference in signals.preferences:
-        genre = preference.node_id.removeprefix("genre:")
-        if preference.kind == "genre" and preference.polarity > 0 and genre in focus:
-            focus[genre] = 1.0
+        if preference.kind == "genre" and preference.polarity > 0:
+            genre = NodeId.parse(preference.node_id).key
+            if genre in focus:
+                focus[genre] = 1.0
     return {genre: weight for genre, weight in focus.items() if genre not in constraints.exclude_genres}
 
 

@@ -21,6 +21,7 @@ from recommender.llm import LLM, LLMError
 from recommender.ranker_features import candidate_features
 from recommender.ranking import LLMRanker, blend
 from recommender.settings import Settings
+from recommender.text_model import TextModel
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ class Ranked:
 
 
 class RecommenderEngine:
-    def __init__(self, settings: Settings, artifacts: Artifacts | None = None, llm: LLM | None = None):
+    def __init__(self, settings: Settings, artifacts: Artifacts | None = None, llm: TextModel | None = None):
+        """llm: any TextModel (tests pass a fake); None loads the configured one on first use."""
         self.settings = settings
         self.artifacts = artifacts or load_artifacts(settings)
         self.generator = CandidateGenerator(self.artifacts, settings)
@@ -59,7 +61,7 @@ class RecommenderEngine:
         return self.artifacts.catalog
 
     @property
-    def llm(self) -> LLM:
+    def llm(self) -> TextModel:
         if self._llm is None:
             self._llm = LLM(self.settings)
         return self._llm

@@ -119,6 +119,8 @@ class Settings:
     focus_genre_weight: float = 3.0
     """Score multiplier 1 + w x (the candidate's strongest genre among the latest mood/genre request's genres,
     1 for a mood's main genre, 0.5 for its others): the current request outweighs the taste history."""
+    more_like_anchor_weight: float = 1.5
+    """Seed weight of the title in "more like X", against 1.0 for a title the user said they liked."""
     exclude_shown: bool = True
     """Cards shown earlier in a session are not shown again in it ("more picks" gives new titles)."""
     weight_sequence: float = 0.0

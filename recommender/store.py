@@ -57,9 +57,9 @@ from sqlalchemy.pool import StaticPool
 
 from core.ids import item_id_of, item_node
 from core.preferences import Preference, ProfileUpdate
+from core.profile import Profile, ProfileEntry
 from core.text import strip_control
 from recommender.migrations import migrate
-from core.profile import Profile, ProfileEntry
 from recommender.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)

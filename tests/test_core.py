@@ -15,8 +15,18 @@ from core.ids import NodeId, item_id_of, item_node, node_id
 from core.item import Item
 from core.stats import percentile, percentile_ranks, share_at_or_below
 from core.text import join_words, strip_control
-from core.vocabulary import (DECADE_WORDS, GENERIC_KEYWORDS, PRODUCTION_KEYWORDS, ROLES, UNINFORMATIVE_KEYWORDS,
-                             VOCABULARY_PATH, Kind, Relation, VocabularyError, _load)
+from core.vocabulary import (
+    DECADE_WORDS,
+    GENERIC_KEYWORDS,
+    PRODUCTION_KEYWORDS,
+    ROLES,
+    UNINFORMATIVE_KEYWORDS,
+    VOCABULARY_PATH,
+    Kind,
+    Relation,
+    VocabularyError,
+    _load,
+)
 
 
 def test_node_ids_round_trip_and_reject_what_is_not_one():

@@ -10,8 +10,16 @@ import pytest
 
 from bench.latency import match_title, parse_titles
 from bench.metrics import success_rate
-from bench.redial import (TUNE, VALIDATION, VALIDATION_SIZE, load_redial, read_dialogues, sample_points,
-                          select_split, validation_ids)
+from bench.redial import (
+    TUNE,
+    VALIDATION,
+    VALIDATION_SIZE,
+    load_redial,
+    read_dialogues,
+    sample_points,
+    select_split,
+    validation_ids,
+)
 from cli import main
 from recommender.settings import REPO_ROOT
 

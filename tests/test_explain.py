@@ -17,9 +17,9 @@ from recommender.content_plan import build_plan, plan_grammar, realisations, sto
 from recommender.evidence import build_evidence
 from recommender.explain import Explainer, evidence_block, template_line
 from recommender.llm import LLMError
-from recommender.support_check import check_support
 from recommender.ranking import NeutralCache, blend, candidate_text, preference_prefix
 from recommender.settings import REPO_ROOT, Settings
+from recommender.support_check import check_support
 
 GRAPH_TITLES = ["Arrival", "Sicario", "Interstellar", "The Martian", "Saw", "The Notebook", "Gravity", "Blade Runner 2049",
                 "Prisoners"]

@@ -8,11 +8,11 @@ import threading
 import numpy as np
 import pytest
 
+from core.profile import Profile, ProfileEntry
 from recommender.catalog import load_catalog
 from recommender.evidence import build_evidence
 from recommender.explain import Explainer
 from recommender.llm import LLM, LLMError
-from core.profile import Profile, ProfileEntry
 from recommender.ranking import LLMRanker
 from recommender.settings import REPO_ROOT, Settings
 from recommender.support_check import check_support

@@ -10,7 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from conversation.nlu import EMPTY_NOTE, PLAIN, STRONG, WEAK, clean_message, load_moods, understand
+from conversation.lexicon import (
+    LEXICON_FILE,
+    PLAIN,
+    STRONG,
+    WEAK,
+    Cue,
+    LexiconError,
+    load_lexicon,
+)
+from conversation.message_text import clean_message
+from conversation.moods import load_moods
+from conversation.nlu import EMPTY_NOTE, understand
 from conversation.signals import Intent, Mention
 from recommender.settings import REPO_ROOT, Settings
 
@@ -217,6 +228,35 @@ def test_missing_moods_file_names_the_fix(tmp_path):
     settings = SETTINGS.with_overrides(assets_dir=str(tmp_path))
     with pytest.raises(FileNotFoundError, match="moods.json"):
         understand("something light", fake_link, settings)
+
+
+def _assets_with_lexicon(tmp_path: Path, lexicon_text: str | None) -> Settings:
+    (tmp_path / "moods.json").write_text((REPO_ROOT / "assets" / "moods.json").read_text(encoding="utf-8"),
+                                         encoding="utf-8")
+    if lexicon_text is not None:
+        (tmp_path / LEXICON_FILE).write_text(lexicon_text, encoding="utf-8")
+    return SETTINGS.with_overrides(assets_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize("lexicon_text", [None, "{not json", '{"cues": {}}'])
+def test_missing_or_corrupt_lexicon_names_the_file(tmp_path, lexicon_text):
+    settings = _assets_with_lexicon(tmp_path, lexicon_text)
+    with pytest.raises(FileNotFoundError, match=LEXICON_FILE):
+        understand("something light", fake_link, settings)
+
+
+def test_lexicon_cue_categories_must_match_the_code(tmp_path):
+    data = json.loads((REPO_ROOT / "assets" / LEXICON_FILE).read_text(encoding="utf-8"))
+    data["cues"]["sarcasm"] = data["cues"].pop("hedge")
+    settings = _assets_with_lexicon(tmp_path, json.dumps(data, ensure_ascii=False))
+    with pytest.raises(LexiconError, match=r"unknown: \['sarcasm'\], missing: \['hedge'\]"):
+        understand("something light", fake_link, settings)
+
+
+def test_shipped_lexicon_lists_every_cue_category():
+    lexicon = load_lexicon(REPO_ROOT / "assets" / LEXICON_FILE)
+    assert set(lexicon.cues) == set(Cue) - {Cue.SENT, Cue.MOOD}
+    assert all(lexicon.cues.values()) and lexicon.sentiment["😴"] == (-1, PLAIN)
 
 
 def test_fast_without_linking():

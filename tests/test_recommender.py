@@ -8,10 +8,10 @@ import pytest
 
 from conversation.session import Assistant
 from core.preferences import Constraints
+from core.profile import Profile, ProfileEntry
 from recommender.candidates import CandidateGenerator, Query
 from recommender.engine import RecommenderEngine
 from recommender.llm import LLMError
-from core.profile import Profile, ProfileEntry
 from recommender.store import ProfileStore, StoreError
 
 MATRIX, TITANIC, INCEPTION = "ml2571", "ml1721", "ml79132"
@@ -28,10 +28,20 @@ def generator(artifacts, fast_settings):
 
 
 @pytest.fixture
-def fast_assistant(fast_settings, artifacts, tmp_path):
-    engine = RecommenderEngine(fast_settings, artifacts=artifacts)
+def fast_assistant(fast_settings, artifacts, tmp_path, fake_model):
+    # A fake model, so that a test that reached for the LLM with ranking and explanations off would show it.
+    engine = RecommenderEngine(fast_settings, artifacts=artifacts, llm=fake_model)
     return Assistant(fast_settings, engine=engine,
                      store=ProfileStore(f"sqlite:///{tmp_path / 'p.sqlite'}", fast_settings))
+
+
+def test_with_ranking_and_explanations_off_no_turn_asks_the_model(fast_assistant, fake_model):
+    session = fast_assistant.session("nomodel")
+    for message in ("I loved Alien and Aliens", "recommend some science fiction please", "why the first one?",
+                    "more like that"):
+        session.handle(message, explain=False)
+    assert fast_assistant.engine.llm is fake_model
+    assert fake_model.prompts == [] and fake_model.scored == []
 
 
 def likes(*item_ids: str) -> Profile:

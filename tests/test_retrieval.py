@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender.catalog import CatalogError, Catalog, load_catalog, write_catalog
+from recommender.catalog import Catalog, CatalogError, load_catalog, write_catalog
 from recommender.catalog_import import convert_catalog
 from recommender.cooccurrence import Cooccurrence
 from recommender.embedding_asset import catalog_vectors, text_hashes, write_embedding_asset

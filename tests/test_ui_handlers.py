@@ -10,9 +10,9 @@ import time
 import pytest
 
 from conversation.session import Assistant
+from core.profile import Profile
 from recommender.engine import RecommenderEngine
 from recommender.llm import LLMError
-from core.profile import Profile
 from recommender.store import ProfileStore
 from webui import handlers
 from webui.handlers import WebApp

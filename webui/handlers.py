@@ -19,7 +19,7 @@ from core.vocabulary import Kind
 from recommender.store import StoreError
 from webui.reasons import MODEL_DOWN_NOTE, Reason, ReasonWriter
 from webui.render import why_html
-from webui.views import Changes, CardView, profile_sections
+from webui.views import CardView, Changes, profile_sections
 from webui.visitor import Visitor
 
 log = logging.getLogger(__name__)
