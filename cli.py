@@ -290,7 +290,8 @@ def bench(json_out: Path | None, turns: int | None, skip_first_start: bool, no_b
 @click.option("--limit", type=int, help="only the first N tune dialogues")
 def train_ranker(redial: Path | None, out: Path | None, limit: int | None) -> int:
     """Fit the learned ranker on the tune split of ReDial train (default: ../shared/data/redial)."""
-    from bench.commands import DEFAULT_REDIAL, train_ranker as train
+    from bench.commands import DEFAULT_REDIAL
+    from bench.commands import train_ranker as train
 
     return train(_settings(), redial or DEFAULT_REDIAL, out=out, limit=limit)
 
