@@ -29,8 +29,7 @@ def eval_redial(settings: Settings, path: Path, *, limit: int | None, split: str
 
     if ablation and not llm:
         raise ValueError("--ablation compares with the LLM ranking: drop --no-llm")
-    if not path.is_file():
-        raise FileNotFoundError(f"ReDial file {path} not found (try {DEFAULT_REDIAL})")
+    _require_redial(path)
     dialogues, movie_names = load_redial(path, limit, split=split)
     # Evaluation dialogues are not onboarding: every seeker turn is answered with cards.
     settings = settings.with_overrides(onboarding_questions=0, explain=False, llm_rank=settings.llm_rank and llm)
@@ -81,13 +80,19 @@ def bench_load(visitors: int, *, url: str | None, overrides: dict[str, str], tim
     return 0 if summary["errors"] == 0 and summary["cross_talk"] == 0 else 1
 
 
+def _require_redial(path: Path) -> None:
+    if not path.is_file():
+        hint = ("pass the path of ReDial's train_data_subset.jsonl as the command's argument"
+                if path == DEFAULT_REDIAL else f"the default is {DEFAULT_REDIAL} (../shared/data beside the repository)")
+        raise FileNotFoundError(f"ReDial file {path} not found: {hint}")
+
+
 def train_ranker(settings: Settings, redial: Path, *, out: Path | None, limit: int | None) -> int:
     from bench.ranker_training import train_ranker as train
     from conversation.session import Assistant
     from recommender.store import ProfileStore
 
-    if not redial.is_file():
-        raise FileNotFoundError(f"ReDial file {redial} not found (try {DEFAULT_REDIAL})")
+    _require_redial(redial)
     out = out or settings.ranker_path
     # The lists are the fused candidates as evaluation sees them: every seeker turn gets a list, none is re-ranked.
     settings = settings.with_overrides(onboarding_questions=0, explain=False, llm_rank=False, learned_ranker=False)

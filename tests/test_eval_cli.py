@@ -126,6 +126,12 @@ def test_eval_redial_names_the_missing_movie_list(tmp_path, liner_env, capsys):
     assert "movies_with_mentions.csv" in capsys.readouterr().err
 
 
+def test_a_missing_redial_file_is_named_with_the_default(tmp_path, liner_env, capsys):
+    assert main(["train-ranker", str(tmp_path / "nowhere.jsonl"), "--out", str(tmp_path / "r.txt")]) == 1
+    err = capsys.readouterr().err
+    assert "nowhere.jsonl not found" in err and "train_data_subset.jsonl" in err
+
+
 @pytest.mark.llm
 def test_eval_explain_on_five_pairs(tmp_path, liner_env):
     out = tmp_path / "explain.json"
