@@ -29,8 +29,6 @@ from recommender.store import ProfileStore, ShownCard, StoreError
 
 log = logging.getLogger(__name__)
 
-RECENT_USER_MESSAGES = 2
-"""How many recent user messages form the free-text part of the retrieval query."""
 UNSAVED_NOTE = "I couldn't save this turn ({error}); your picks below still take it into account."
 MODEL_DOWN_NOTE = "The language model is not answering right now, so these reasons are plain summaries of the facts."
 FAMILY_ON = "Keeping it family-friendly: no horror and nothing marked adult."
@@ -264,7 +262,7 @@ class ChatSession:
 
     def _remember(self, signals: Signals) -> None:
         if signals.text:
-            self.state.recent_texts = (self.state.recent_texts + [signals.text])[-RECENT_USER_MESSAGES:]
+            self.state.recent_texts = (self.state.recent_texts + [signals.text])[-self.settings.query_recent_messages:]
         self.state.constraints = _merge_constraints(self.state.constraints, signals.constraints,
                                                     self.assistant.moods)
         if signals.constraints.include_genres:

@@ -95,7 +95,7 @@ def _accepts_grammar(model) -> bool:
 
 
 class Explainer:
-    def __init__(self, llm, settings: Settings, cache_size: int = 4096):
+    def __init__(self, llm, settings: Settings):
         """`llm` is the text model (recommender.llm.LLM or anything with its methods); None writes templates."""
         if settings.explain_mode not in MODES:
             raise ValueError(f"setting explain_mode is {settings.explain_mode!r}; use one of {', '.join(MODES)} "
@@ -107,7 +107,7 @@ class Explainer:
             log.info("the text model takes no grammar: explanations rerank the plan's lines instead")
             self.mode = "rerank"
         self._prefix: str | None = None
-        self._cache: LRUCache[tuple[str, str, str], Explanation] = LRUCache(cache_size)
+        self._cache: LRUCache[tuple[str, str, str], Explanation] = LRUCache(settings.explanation_cache_size)
 
     # --- prompts ---------------------------------------------------------------------------------------
     @property

@@ -65,6 +65,8 @@ class Settings:
     """Characters of an item's description embedded after its facts (longer = slower ingest, little gain)."""
     query_cache_size: int = 256
     """Query embeddings kept in memory (a conversation re-embeds the same text each turn)."""
+    query_recent_messages: int = 2
+    """How many of the user's latest messages form the free-text part of the retrieval query."""
     weight_redial_comention: float = 10.0
     """Weight of ReDial co-mention scores against MovieLens rating co-occurrence in the co-occurrence source
     (10 with shrinkage 10 was best in a leave-one-out over ReDial train conversations: Recall@10 0.266 vs
@@ -160,6 +162,9 @@ class Settings:
     """Planned lines whose opening phrases the LLM chooses among in rerank mode."""
     explain_max_words: int = 32
     """Longer lines fail the support check."""
+    explanation_cache_size: int = 4096
+    """Explanations kept in memory, keyed by (item, content plan, mode): the same card for the same taste is
+    written once."""
 
     # --- profile and conversation ------------------------------------------------------------------
     preference_decay: float = 0.9
