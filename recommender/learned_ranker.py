@@ -23,8 +23,12 @@ log = logging.getLogger(__name__)
 PARAMS = {"objective": "lambdarank", "metric": "ndcg", "eval_at": [10, 50], "learning_rate": 0.05,
           "num_leaves": 15, "min_data_in_leaf": 50, "feature_fraction": 0.9, "bagging_fraction": 0.8,
           "bagging_freq": 1, "lambdarank_truncation_level": 50, "verbosity": -1, "seed": 7, "num_threads": 2}
-"""LightGBM parameters: small trees (the training set is ~10k ranked lists), fixed seed for a reproducible file."""
-ROUNDS = 300
+"""LightGBM parameters: small trees (the tune split gives ~2k ranked lists), a fixed seed: the same lists give the same
+file."""
+ROUNDS = 1000
+"""Boosting rounds, chosen by 3-fold cross-validation over the tune split's lists (held-out recall of the
+positives within the candidate lists, @10 / @50): 150 rounds 0.446 / 0.750, 300 0.519 / 0.776, 600 0.546 / 0.781,
+1000 0.565 / 0.780; 31 leaves or a 0.1 learning rate were no better, rank_xendcg worse (0.361 / 0.673)."""
 
 
 class RankerError(RuntimeError):
