@@ -199,7 +199,9 @@ def story_hook(description: str, vocabulary: Vocabulary | None = None) -> str:
 
 
 def _tidy_hook(clause: str, vocabulary: Vocabulary) -> str:
-    clause = clause.strip().rstrip(",;:")
+    # A clause cut after an abbreviation ("... named Fix-It Felix Jr., in which") keeps its full stop; every
+    # realisation ends the hook with its own, so it goes here rather than doubling there.
+    clause = clause.strip().rstrip(",;:.")
     if clause.split()[0].lower() in vocabulary.pronouns:
         return ""  # "She finds that...": the one it is about was cut off with the opening clause
     return clause[:1].upper() + clause[1:]

@@ -178,6 +178,17 @@ def test_story_hook_is_a_clause_of_the_items_own_description(catalog):
     assert story_hook("He finds that, after a long time away, nothing is the same any more in the old town.") == ""
 
 
+def test_a_hook_cut_after_an_abbreviation_ends_with_one_full_stop(catalog, kg):
+    ralph = catalog.find_title("Wreck-It Ralph", 2012)
+    hook = story_hook(ralph.description)
+    assert hook.endswith("Fix-It Felix Jr"), hook
+    evidence = evidence_for(catalog, kg, "Wreck-It Ralph", ["Zootopia"])
+    plan = build_plan(evidence)
+    assert plan.hook == hook
+    lines = [r.text for r in realisations(plan, evidence)]
+    assert any(hook in line for line in lines) and all(".." not in line for line in lines), lines
+
+
 def test_items_with_little_or_nothing_known_still_get_a_true_line(catalog):
     bare = [Item("x1", "Nowhere Film", 1999), Item("x2", "Untitled", None),
             Item("x3", "Only Genres", 2001, genres=("Drama",)),
