@@ -1,7 +1,9 @@
-"""The browser app of Liner Notes: `serve(settings, host, port)` loads the recommender and serves the page.
+"""The browser app of Liner Notes: `serve(settings, host, port)` loads the recommender and serves the page, with
+the JSON API (and its embeddable widget) beside it at /api/v1.
 
-The page lives in webui/ (layout, templates, handlers); every decision is made by `conversation.session`. The
-command line (`liner app --host --port`) calls `serve`; nothing in the packages imports this file.
+The page lives in webui/ (layout, templates, handlers), the API in webui/api.py; every decision is made by
+`conversation.session`. The command line (`liner app --host --port`) calls `serve`; nothing in the packages imports
+this file.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     import torch
 
     from conversation.session import Assistant
+    from webui.api import create_api
     from webui.handlers import WebApp
     from webui.layout import build, launch
 
@@ -26,7 +29,8 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     log.info("loading the recommender")
     app = WebApp.over(Assistant(settings))
     try:
-        launch(build(app), host or settings.host, port or settings.port)
+        launch(build(app), host or settings.host, port or settings.port, api=create_api(app),
+               cors_origins=settings.cors_origins)
     finally:
         app.reasons.close()
 

@@ -182,8 +182,10 @@ def ingest(source: Path | None, mapping: tuple[str, ...], out: Path | None, cata
         print(f"converted {count} items into {out}; use it with LINER_CATALOG_PATH={out}")
         settings = settings.with_overrides(catalog_path=out)
     artifacts = load_artifacts(settings, progress=True, rebuild=True)
+    search = "exact search" if artifacts.index.kind == "flat" else f"approximate {artifacts.index.kind} search"
     print(f"built embeddings, index and knowledge graph for {len(artifacts.catalog)} items "
-          f"({artifacts.kg.graph.number_of_nodes()} graph nodes)")
+          f"({search}, recorded in {artifacts.index.spec.file_name.replace('.faiss', '.json')}; "
+          f"{artifacts.kg.graph.number_of_nodes()} graph nodes)")
     return 0
 
 
@@ -218,7 +220,9 @@ def evaluate() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--limit", type=int, help="only the first N dialogues (of the split)")
 @click.option("--split", type=click.Choice(SPLITS), default=ALL, show_default=True,
-              help="tune: the dialogues tuned on; validation: the held-out ones; all: both")
+              help="validation: new crowd workers after the time cut, signals only from before it; tune: the "
+                   "dialogues before the cut; random-validation / random-tune: the old hash split (shares workers, "
+                   "overstates); all: every dialogue")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), metavar="OUT",
               help="write the metrics and per-sample results here")
 @click.option("--no-llm", is_flag=True, help="fusion alone: no LLM ranking")
@@ -230,6 +234,21 @@ def eval_redial(file: Path, limit: int | None, split: str, json_out: Path | None
     from bench.commands import eval_redial as run
 
     return run(_settings(), file, limit=limit, split=split, llm=not no_llm, ablation=ablation, json_out=json_out)
+
+
+@evaluate.command("compare")
+@click.argument("a", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("b", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--k", type=int, default=10, show_default=True)
+def eval_compare(a: Path, b: Path, k: int) -> int:
+    """Paired bootstrap of new-item recall@k between two `liner eval redial --json` reports (A minus B)."""
+    from bench.redial import compare_reports
+
+    result = compare_reports(json.loads(a.read_text(encoding="utf-8")), json.loads(b.read_text(encoding="utf-8")), k)
+    print(f"{result['samples']} new-item samples in {result['dialogues']} dialogues: "
+          f"R@{k} A {result[f'recall@{k}_a']:.4f}, B {result[f'recall@{k}_b']:.4f}; A - B {result['difference']:+.4f} "
+          f"(95 % interval {result['low']:+.4f} to {result['high']:+.4f})")
+    return 0
 
 
 @evaluate.command("explain")
@@ -248,6 +267,39 @@ def eval_explain(n: int, seed: int, redial: Path | None, json_out: Path | None) 
     return run(_settings(), n=n, seed=seed, redial=redial, json_out=json_out)
 
 
+@evaluate.command("coldstart")
+@_set_option
+@click.option("--n", type=int, default=150, show_default=True, help="films per group (recent, older)")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "json_out", type=click.Path(path_type=Path), metavar="OUT",
+              help="write the rates and every case here")
+def eval_coldstart(n: int, seed: int, json_out: Path | None) -> int:
+    """Item cold start: recent (2019+) vs older films in the top 10 after "I loved <a linked film>"."""
+    from bench.coldstart import run
+
+    return run(_settings(), n=n, seed=seed, json_out=json_out)
+
+
+@evaluate.command("linker")
+@_set_option
+@click.option("--n", type=int, default=320, show_default=True, help="misspelled titles and names to link")
+@click.option("--messages", type=int, default=1000, show_default=True,
+              help="ReDial seeker messages with no @mention to check for false film links")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--redial", type=click.Path(path_type=Path), metavar="FILE",
+              help="ReDial JSONL (default: ../shared/data/redial/train_data_subset.jsonl)")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), metavar="OUT",
+              help="where to write the figures and every miss (default: linker_eval.json in the data dir)")
+def eval_linker(n: int, messages: int, seed: int, redial: Path | None, json_out: Path | None) -> int:
+    """Misspelled titles and names linked right (top-1), and films falsely found in messages that name none."""
+    from bench.commands import DEFAULT_REDIAL
+    from bench.linker_eval import run
+
+    settings = _settings()
+    return run(settings, n=n, messages=messages, seed=seed, redial=redial or DEFAULT_REDIAL,
+               json_out=json_out or Path(settings.data_dir) / "linker_eval.json")
+
+
 @cli.command()
 @_set_option
 @click.option("--json", "json_out", type=click.Path(path_type=Path), metavar="OUT", help="write the figures here")
@@ -262,16 +314,30 @@ def eval_explain(n: int, seed: int, redial: Path | None, json_out: Path | None) 
               help="instead: N simultaneous browser sessions over HTTP (time to cards and reasons, errors, "
                    "cross-talk); --set values go to the app it starts")
 @click.option("--url", help="with --load: a running app (default: start one on a free loopback port)")
+@click.option("--api", "through_api", is_flag=True,
+              help="with --load: the visitors come through the JSON API (/api/v1) instead of the browser page")
+@click.option("--api-key", envvar="LINER_BENCH_API_KEY", metavar="SECRET",
+              help="with --load --api --url: one of that app's API keys (default: $LINER_BENCH_API_KEY)")
 @click.option("--timeout", "timeout_s", type=float, default=120.0, show_default=True,
               help="with --load: seconds each request may take")
+@click.option("--scale", "scale_items", type=int, metavar="N",
+              help="instead: the vector index `liner ingest` would choose for N synthetic items (perturbed copies "
+                   "of the real vectors): build time, memory, query p50/p95, recall@100 against exact search; "
+                   "with --turns T, T scripted turns over a synthetic catalog of N items instead")
+@click.option("--queries", type=int, default=500, show_default=True, help="with --scale: queries to time")
 def bench(json_out: Path | None, turns: int | None, skip_first_start: bool, no_baseline: bool,
-          explain_paths: str | None, visitors: int | None, url: str | None, timeout_s: float) -> int:
-    """Per-stage latency and memory against a naive LLM baseline, or a load test (--load N)."""
+          explain_paths: str | None, visitors: int | None, url: str | None, through_api: bool, api_key: str | None,
+          timeout_s: float, scale_items: int | None, queries: int) -> int:
+    """Per-stage latency and memory against a naive LLM baseline, a load test (--load N) or the index at a
+    catalog size (--scale N)."""
     from bench import commands
 
+    if scale_items is not None:
+        return commands.bench_scale(_settings(), scale_items, queries=queries, turns=turns, json_out=json_out)
     if visitors is not None:
         overrides = dict(click.get_current_context().meta.get(_OVERRIDES, {}))
-        return commands.bench_load(visitors, url=url, overrides=overrides, timeout_s=timeout_s, json_out=json_out)
+        return commands.bench_load(visitors, url=url, overrides=overrides, timeout_s=timeout_s, json_out=json_out,
+                                   api=through_api, api_key=api_key)
     from bench.latency import EXPLAIN_PATHS
 
     paths = tuple(p.strip() for p in explain_paths.split(",") if p.strip()) if explain_paths else EXPLAIN_PATHS
@@ -288,12 +354,15 @@ def bench(json_out: Path | None, turns: int | None, skip_first_start: bool, no_b
 @click.argument("redial", type=click.Path(path_type=Path), required=False)
 @click.option("--out", type=click.Path(path_type=Path), help="where to write the model (default: setting ranker_path)")
 @click.option("--limit", type=int, help="only the first N tune dialogues")
-def train_ranker(redial: Path | None, out: Path | None, limit: int | None) -> int:
+@click.option("--cv", "cv_rounds", metavar="R1,R2", help="first print the time-ordered cross-validation of these "
+              "numbers of boosting rounds (held-out new-item recall@10)")
+def train_ranker(redial: Path | None, out: Path | None, limit: int | None, cv_rounds: str | None) -> int:
     """Fit the learned ranker on the tune split of ReDial train (default: ../shared/data/redial)."""
     from bench.commands import DEFAULT_REDIAL
     from bench.commands import train_ranker as train
 
-    return train(_settings(), redial or DEFAULT_REDIAL, out=out, limit=limit)
+    rounds = tuple(int(r) for r in cv_rounds.split(",") if r.strip()) if cv_rounds else ()
+    return train(_settings(), redial or DEFAULT_REDIAL, out=out, limit=limit, cv_rounds=rounds)
 
 
 # --- entry point ----------------------------------------------------------------------------------------------

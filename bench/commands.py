@@ -64,13 +64,13 @@ def bench_latency(settings: Settings, *, turns: int | None, first_start: bool, b
 
 
 def bench_load(visitors: int, *, url: str | None, overrides: dict[str, str], timeout_s: float,
-               json_out: Path | None) -> int:
+               json_out: Path | None, api: bool = False, api_key: str | None = None) -> int:
     """Exit 1 when any visit saw an error or another visitor's data."""
     from bench.load import LoadError, format_report, run_load
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the report
     try:
-        report = run_load(visitors, url=url, overrides=overrides, timeout_s=timeout_s)
+        report = run_load(visitors, url=url, overrides=overrides, timeout_s=timeout_s, api=api, api_key=api_key)
     except LoadError as exc:
         print(f"liner bench --load: {exc}", file=sys.stderr)
         return 1
@@ -80,6 +80,23 @@ def bench_load(visitors: int, *, url: str | None, overrides: dict[str, str], tim
     return 0 if summary["errors"] == 0 and summary["cross_talk"] == 0 else 1
 
 
+def bench_scale(settings: Settings, items: int, *, queries: int, turns: int | None, json_out: Path | None) -> int:
+    """The index at `items` items, or with turns, whole turns over a synthetic catalog that size."""
+    from dataclasses import asdict
+
+    from bench import scale
+
+    if turns:
+        turn_report = scale.run_scale_turns(settings, items, turns=turns)
+        print(scale.format_turn_report(turn_report))
+        _write_json(json_out, asdict(turn_report))
+        return 0
+    report = scale.run_scale(settings, items, queries=queries)
+    print(scale.format_report(report))
+    _write_json(json_out, report.to_json())
+    return 0
+
+
 def _require_redial(path: Path) -> None:
     if not path.is_file():
         hint = ("pass the path of ReDial's train_data_subset.jsonl as the command's argument"
@@ -87,7 +104,8 @@ def _require_redial(path: Path) -> None:
         raise FileNotFoundError(f"ReDial file {path} not found: {hint}")
 
 
-def train_ranker(settings: Settings, redial: Path, *, out: Path | None, limit: int | None) -> int:
+def train_ranker(settings: Settings, redial: Path, *, out: Path | None, limit: int | None,
+                 cv_rounds: tuple[int, ...] = ()) -> int:
     from bench.ranker_training import train_ranker as train
     from conversation.session import Assistant
     from recommender.store import ProfileStore
@@ -96,7 +114,8 @@ def train_ranker(settings: Settings, redial: Path, *, out: Path | None, limit: i
     out = out or settings.ranker_path
     # The lists are the fused candidates as evaluation sees them: every seeker turn gets a list, none is re-ranked.
     settings = settings.with_overrides(onboarding_questions=0, explain=False, llm_rank=False, learned_ranker=False)
-    counts = train(Assistant(settings, store=ProfileStore("sqlite://")), redial, out, limit=limit)
+    counts = train(Assistant(settings, store=ProfileStore("sqlite://")), redial, out, limit=limit,
+                   cv_rounds=cv_rounds)
     for key, value in counts.items():
         print(f"{key:>10}: {value}")
     print(f"wrote {out}")

@@ -6,6 +6,12 @@ the system's own top cards for that profile. Every shown line is checked again h
 check (recommender/support_check.py). Figures: share fully supported, role errors, share of lines with a personal
 link available that lead with it, distinct-line ratio, repeated phrases, length, fallback rate, the sources, 20
 random examples, and catalog items whose facts contradict each other (e.g. a namesake film merged wrongly).
+
+Each line is also read for the defects that make a true line read badly (issue 16), one plain function each, with
+examples of every kind: two full stops in a row, a story hook cut inside its clause, a sentence that only restates
+the title, year and genre, a line that says nothing else at all, role words the facts do not bear out ("is back as
+director"), a link through a genre alone when something stronger links the film to the user, and a theme that is
+not English ("about superhero").
 """
 
 from __future__ import annotations
@@ -26,15 +32,20 @@ from core.profile import Profile, ProfileEntry
 from core.vocabulary import Kind
 from recommender.candidates import Query
 from recommender.catalog import Catalog, normalize_title
-from recommender.content_plan import build_plan
+from recommender.content_plan import (COMPOUND_COUNTABLE_SHARE, COUNTABLE_SHARE, ContentPlan, build_plan,
+                                      continues_as_clause, film_type, is_plural, plural_share, restates_the_listing,
+                                      split_sentences)
 from recommender.engine import RecommenderEngine
+from recommender.evidence import Evidence
 from recommender.explain import leads_with_link
-from recommender.support_check import check_support
+from recommender.support_check import SupportReport, check_support, load_vocabulary
 
 RECOMMENDED_POOL = 5
 """An item is drawn from the profile's top cards, as a user would see them."""
 MAX_LIKED = 5
 EXAMPLES = 20
+DEFECT_EXAMPLES = 3
+"""Examples printed for each defect type."""
 _SOURCE_YEAR = re.compile(r"\((\d{4})(?:_[a-z]+)*_film\)")
 
 
@@ -58,6 +69,8 @@ class ExplainedPair:
     leads_with_link: bool = False
     lead: str = ""
     """The plan's strongest personal link, as the plan states it."""
+    defects: list[str] = field(default_factory=list)
+    """The DEFECTS this line has."""
 
 
 @dataclass
@@ -68,28 +81,36 @@ class ExplainReport:
     mode: str = ""
     """The explainer's path (Settings.explain_mode as it ran): in template mode a planned line is no fallback."""
 
+    @property
+    def shown(self) -> list[ExplainedPair]:
+        """The pairs whose card shows a line (a plan with nothing to say shows none)."""
+        return [p for p in self.pairs if p.text]
+
     def figures(self) -> dict:
         n = len(self.pairs) or 1
-        words = sorted(len(p.text.split()) for p in self.pairs) or [0]
-        sources = Counter(p.source for p in self.pairs)
+        shown = self.shown
+        words = sorted(len(p.text.split()) for p in shown) or [0]
+        sources = Counter(p.source for p in shown)
         linked = [p for p in self.pairs if p.link_available]
-        texts = [normalize_title(p.text) for p in self.pairs]
+        texts = [normalize_title(p.text) for p in shown]
         return {
             "pairs": len(self.pairs),
-            "supported": round(sum(p.supported for p in self.pairs) / n, 4),
-            "role_errors": sum(len(p.role_errors) for p in self.pairs),
-            "lines_with_unsupported_words": sum(bool(p.unsupported) for p in self.pairs),
-            "lines_with_repeats": sum(bool(p.repeats) for p in self.pairs),
-            "lines_off_form": sum(bool(p.form) for p in self.pairs),
+            "without_a_line": len(self.pairs) - len(shown),
+            "supported": round(sum(p.supported for p in shown) / (len(shown) or 1), 4),
+            "role_errors": sum(len(p.role_errors) for p in shown),
+            "lines_with_unsupported_words": sum(bool(p.unsupported) for p in shown),
+            "lines_with_repeats": sum(bool(p.repeats) for p in shown),
+            "lines_off_form": sum(bool(p.form) for p in shown),
             "link_available": round(len(linked) / n, 4),
             "leads_with_link": round(sum(p.leads_with_link for p in linked) / (len(linked) or 1), 4),
-            "distinct_line_ratio": round(len(set(texts)) / n, 4),
+            "distinct_line_ratio": round(len(set(texts)) / (len(shown) or 1), 4),
             "mode": self.mode,
-            "fallback_rate": round(sources["template"] / n, 4) if self.mode != "template" else 0.0,
-            "sources": {k: round(v / n, 4) for k, v in sorted(sources.items())},
+            "fallback_rate": round(sources["template"] / (len(shown) or 1), 4) if self.mode != "template" else 0.0,
+            "sources": {k: round(v / (len(shown) or 1), 4) for k, v in sorted(sources.items())},
             "length_words": {"mean": round(sum(words) / len(words), 1), "median": words[len(words) // 2],
                              "min": words[0], "max": words[-1]},
             "contradictory_items": len(self.contradictory),
+            "defects": {d: sum(d in p.defects for p in self.pairs) for d in DEFECTS},
         }
 
     def to_json(self) -> dict:
@@ -145,6 +166,103 @@ def contradictions(item: Item) -> list[str]:
     return found
 
 
+# --- defects ------------------------------------------------------------------------------------------------
+_SUBORDINATORS = {"when", "while", "who", "after", "before", "because", "until", "where", "whose", "which"}
+"""Words a clause may end before; "as" is not one ("doesn't go as planned")."""
+
+
+def _titles(evidence: Evidence) -> tuple[str, ...]:
+    return (evidence.title, *(m.because for m in evidence.matches if m.via_title))
+
+
+def double_stop(text: str) -> bool:
+    """"It stars Cuba Gooding Jr.." (an ellipsis "..." never reaches a card: the support check refuses it)."""
+    return bool(re.search(r"(?<!\.)\.\.(?!\.)|\.\s+\.", text))
+
+
+def cut_hook(text: str, plan: ContentPlan, description: str) -> bool:
+    """The line's story hook stops inside a clause of the description: what follows it there neither ends nor
+    opens a clause ("... when their car hits" + "and apparently kills a pedestrian")."""
+    hook = plan.hook.rstrip(".")
+    if not hook or hook not in text:
+        return False
+    found = re.search(re.escape(hook[1:]), description)
+    if not found:
+        return False
+    rest = description[found.end():]
+    if not rest or rest[0] in ".!?;:" or rest.lstrip().startswith(("-", "–", "—")):
+        return False
+    if rest[0] == ",":  # a comma ends a clause only when a clause or an adjunct opens after it
+        return not continues_as_clause(rest)
+    return rest.split(maxsplit=1)[0].lower() not in _SUBORDINATORS
+
+
+def tautological(text: str, evidence: Evidence) -> bool:
+    """A sentence (not the whole line) that only restates the title, year and genre ("Revenge of the Nerds is a
+    1984 comedy.")."""
+    sentences = split_sentences(text, _titles(evidence))
+    return len(sentences) > 1 and any(restates_the_listing(s, evidence) for s in sentences)
+
+
+def empty_line(text: str, evidence: Evidence) -> bool:
+    """A shown line that says nothing beyond the title, year and genre ("A film called Breathe, from 2017.")."""
+    return bool(text) and restates_the_listing(text, evidence)
+
+
+def false_role_words(report: SupportReport) -> bool:
+    """A person in a role they do not hold, on this film or on the liked one ("John Waters, who starred in Seed of
+    Chucky, is back as director" when he did not direct it)."""
+    return bool(report.role_errors)
+
+
+def genre_only_link(text: str, plan: ContentPlan, evidence: Evidence) -> bool:
+    """A sentence that ties the film to a liked title through a genre alone when the plan had something stronger
+    (a person, series or theme), or that says more than a genre does ("in the spirit of")."""
+    if "in the spirit of" in text.lower():
+        return True
+    if plan.lead is None:
+        return False
+    genre_titles = {m.because for m in evidence.matches if m.kind == "genre" and m.via_title}
+    stronger = {t for f in plan.facts if f.kind != "genre" for t in (f.label, f.phrase, f.series) if t}
+    return any(title in sentence and not any(t in sentence for t in stronger)
+               for sentence in split_sentences(text, _titles(evidence)) for title in genre_titles)
+
+
+def ungrammatical_theme(text: str, evidence: Evidence) -> bool:
+    """A theme said as no English sentence would: a countable noun with no article or plural after "about"
+    ("it is about superhero", "about witch"), or a kind of film as a theme ("about musical")."""
+    vocabulary = load_vocabulary()
+    themes = {*evidence.keywords, *(m.label for m in evidence.matches if m.kind == "keyword")}
+    lowered = text.lower()
+    for theme in themes:
+        if not re.search(rf"\babout {re.escape(theme.lower())}\b(?![-'])", lowered):
+            continue
+        last = theme.split()[-1].lower()
+        countable = COUNTABLE_SHARE if " " not in theme else COMPOUND_COUNTABLE_SHARE
+        if film_type(theme, vocabulary) or (not is_plural(last) and plural_share(last) >= countable
+                                            and theme[:1].islower() and f"about {theme}" in text):
+            return True
+    return False
+
+
+DEFECTS = ("double_stops", "cut_hooks", "tautological_hooks", "empty_lines", "false_role_words",
+           "genre_only_links", "ungrammatical_themes")
+
+
+def line_defects(text: str, plan: ContentPlan, evidence: Evidence, report: SupportReport) -> list[str]:
+    """The DEFECTS of one shown line."""
+    found = {
+        "double_stops": double_stop(text),
+        "cut_hooks": cut_hook(text, plan, evidence.description),
+        "tautological_hooks": tautological(text, evidence),
+        "empty_lines": empty_line(text, evidence),
+        "false_role_words": false_role_words(report),
+        "genre_only_links": genre_only_link(text, plan, evidence),
+        "ungrammatical_themes": ungrammatical_theme(text, evidence),
+    }
+    return [name for name in DEFECTS if found[name]]
+
+
 # --- the run ------------------------------------------------------------------------------------------------
 def evaluate_explanations(engine: RecommenderEngine, *, n: int, seed: int = 0,
                           redial_path: Path | None = None) -> ExplainReport:
@@ -170,6 +288,7 @@ def evaluate_explanations(engine: RecommenderEngine, *, n: int, seed: int = 0,
             role_errors=report.role_errors, repeats=report.repeats, form=report.form,
             link_available=lead is not None, leads_with_link=leads_with_link(explanation.text, plan),
             lead=plan.describe().split("; ")[0] if lead else "",
+            defects=line_defects(explanation.text, plan, evidence, report) if explanation.text else [],
         ))
         problems = contradictions(item)
         if problems:
@@ -180,8 +299,9 @@ def evaluate_explanations(engine: RecommenderEngine, *, n: int, seed: int = 0,
 def format_report(report: ExplainReport, seed: int = 0, examples: int = EXAMPLES) -> str:
     f = report.figures()
     lines = [
-        f"{f['pairs']} explained (profile, item) pairs",
-        f"fully supported (content-word check):  {f['supported']:.1%}",
+        f"{f['pairs']} explained (profile, item) pairs; {f['without_a_line']} with no line (nothing to say beyond "
+        f"title, year and genre)",
+        f"fully supported (content-word check):  {f['supported']:.1%}  (of the lines shown)",
         f"  lines with unsupported words:        {f['lines_with_unsupported_words']}",
         f"  role errors:                         {f['role_errors']}",
         f"  lines repeating a phrase:            {f['lines_with_repeats']}",
@@ -195,10 +315,15 @@ def format_report(report: ExplainReport, seed: int = 0, examples: int = EXAMPLES
         f"items with contradictory facts:        {f['contradictory_items']}",
     ]
     lines += [f"  - {c['item']}: {'; '.join(c['problems'])}" for c in report.contradictory[:10]]
+    lines.append("defects (lines):")
+    for defect in DEFECTS:
+        hits = [p for p in report.pairs if defect in p.defects]
+        lines.append(f"  {defect.replace('_', ' '):<35}  {len(hits)}")
+        lines += [f"    - {p.item}: {p.text}" for p in hits[:DEFECT_EXAMPLES]]
     lines += ["", f"{min(examples, len(report.pairs))} random examples:"]
     rng = random.Random(seed)
     for pair in rng.sample(report.pairs, min(examples, len(report.pairs))):
-        verdict = "supported" if pair.supported else "NOT supported: " + ", ".join(
+        verdict = "no line" if not pair.text else "supported" if pair.supported else "NOT supported: " + ", ".join(
             pair.unsupported + pair.role_errors + pair.repeats + pair.form)
         lines.append(f"- likes {pair.profile[:70]}\n  → {pair.item} [{pair.source}, {verdict}]: {pair.text}")
     return "\n".join(lines)

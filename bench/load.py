@@ -1,22 +1,27 @@
-"""Load test of the browser app: N visitors at once over loopback HTTP, through Gradio's own queue API (the calls a
-browser makes), against an app it starts (app.py in a subprocess, on a throwaway database) or one already running.
+"""Load test of the app: N visitors at once over loopback HTTP, against an app it starts (app.py in a subprocess, on
+a throwaway database) or one already running. Two doors: the browser page, through Gradio's own queue API (the
+calls a browser makes), or the JSON API (`api=True`: what a product's server calls, webui/api.py).
 
-Each visitor opens the page, names a different film, waits for the cards and the fifth reason, likes the first
-card and exports their data. Reported: time to cards and to the fifth reason (p50 / p95), errors, cross-talk (a
-visitor's export or cards holding another visitor's words) and lost feedback (a like missing from the export).
+Each visitor opens the page (or is started with an API key), names a different film, waits for the cards and the
+fifth reason, likes the first card and exports their data. Reported: time to cards and to the fifth reason (p50 /
+p95), errors, cross-talk (a visitor's export or cards holding another visitor's words or films) and lost feedback
+(a like missing from the export).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import functools
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import unicodedata
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -33,11 +38,15 @@ log = logging.getLogger(__name__)
 
 FILMS = ("The Matrix (1999)", "Toy Story (1995)", "Titanic (1997)", "Alien (1979)", "The Godfather (1972)",
          "Finding Nemo (2003)", "Jaws (1975)", "Casablanca (1942)", "Groundhog Day (1993)", "Heat (1995)",
-         "Amélie (2001)", "Inception (2010)", "Fargo (1996)", "Rocky (1976)", "Up (2009)", "Psycho (1960)")
+         "Amélie (2001)", "Inception (2010)", "Fargo (1996)", "Rocky (1976)", "Up (2009)", "Psycho (1960)",
+         "Gladiator (2000)")
 """One film per visitor, each a different taste, so that cross-talk shows as another visitor's title."""
 PENDING_MARK = "card-reason pending"
 START_TIMEOUT_S = 600.0
 """A first start may build the artefacts (embeddings, index, graph) before the page is served."""
+API_PATH = "/api/v1"
+"""Where the app serves the JSON API (webui.api.API_PATH; bench does not import webui)."""
+REASON_POLL_S = 0.25
 
 
 class LoadError(RuntimeError):
@@ -65,6 +74,8 @@ class Visit:
 class LoadReport:
     visitors: int
     explain: bool
+    door: str
+    """browser (Gradio's queue API) or api (the JSON API)."""
     warmup: Visit
     visits: list[Visit]
     wall_s: float
@@ -78,6 +89,7 @@ class LoadReport:
                 sources[source] = sources.get(source, 0) + count
         return {
             "visitors": self.visitors,
+            "door": self.door,
             "explain": self.explain,
             "cards_p50_s": _round(percentile(cards, 50)) if cards else None,
             "cards_p95_s": _round(percentile(cards, 95)) if cards else None,
@@ -242,6 +254,62 @@ def _visit(session: PageSession, result: Visit, others: list[str], n_cards: int)
         result.errors.append("the visitor's own message is missing from their export")
 
 
+# --- one visitor through the JSON API ------------------------------------------------------------------------
+def api_visit(base_url: str, api_key: str, index: int, film: str, others: list[str], timeout_s: float,
+              cards: int) -> Visit:
+    """Start a visitor with the key, name a film, follow the reasons, like the first card, export; never raises."""
+    result = Visit(index, film)
+    with httpx.Client(base_url=base_url.rstrip("/") + API_PATH, headers={"X-API-Key": api_key},
+                      timeout=httpx.Timeout(timeout_s, connect=10.0)) as http:
+        try:
+            _api_visit(http, result, others, cards)
+        except Exception as exc:  # noqa: BLE001 - a failed visit is a measured error, not the end of the run
+            result.errors.append(f"{type(exc).__name__}: {exc}")
+    return result
+
+
+def _api_visit(http: httpx.Client, result: Visit, others: list[str], n_cards: int) -> None:
+    started = http.post("/visitors")
+    started.raise_for_status()
+    http.headers["Authorization"] = f"Bearer {started.json()['token']}"
+    sent = time.perf_counter()
+    reply = http.post("/visitor/messages", json={"text": f"I loved {result.film}"})
+    reply.raise_for_status()
+    shown = reply.json()["cards"]
+    if not shown:
+        raise RuntimeError(f"no cards after naming a film: {reply.json()['text']!r}")
+    result.cards_s = time.perf_counter() - sent
+    pending = reply.json()["reasons_pending"]
+    while pending:
+        time.sleep(REASON_POLL_S)
+        now = http.get("/visitor/cards")
+        now.raise_for_status()
+        shown, pending = now.json()["cards"], now.json()["reasons_pending"]
+    result.fifth_reason_s = time.perf_counter() - sent
+    for card in shown[:n_cards]:
+        result.reasons[card["reason_state"] or "none"] = result.reasons.get(card["reason_state"] or "none", 0) + 1
+    liked = http.post(f"/visitor/cards/{shown[0]['item_id']}/feedback", json={"kind": "like"})
+    liked.raise_for_status()
+    if liked.json()["card"]["mark"] != "like":
+        result.errors.append("the liked card was not marked")
+    exported = http.get("/visitor/export")
+    exported.raise_for_status()
+    films = {_folded(f"{f['title']} ({f['year']})"): f["item_id"] for f in exported.json()["liked_films"]}
+    result.feedback_kept = shown[0]["item_id"] in films.values()
+    # Another visitor's film in this profile, other than the card liked here, came from their conversation.
+    result.cross_talk = [other for other in others
+                         if films.get(_folded(other), shown[0]["item_id"]) != shown[0]["item_id"]]
+    if _folded(result.film) not in films:
+        result.errors.append("the visitor's own film is missing from their export")
+    if http.get("/visitor/profile").json()["turns"] != 1:
+        result.errors.append("the visitor's profile does not hold exactly their one turn")
+
+
+def _folded(label: str) -> str:
+    """A title as compared here: the catalog may spell "Amélie" as "Amelie"."""
+    return "".join(c for c in unicodedata.normalize("NFKD", label) if not unicodedata.combining(c)).casefold()
+
+
 # --- the app under test ---------------------------------------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -283,12 +351,20 @@ def start_app(overrides: dict[str, str], folder: Path) -> tuple[str, subprocess.
 
 
 def run_load(visitors: int, *, url: str | None = None, overrides: dict[str, str] | None = None,
-             timeout_s: float = 120.0, cards: int = 5, start_timeout_s: float = START_TIMEOUT_S) -> LoadReport:
+             timeout_s: float = 120.0, cards: int = 5, start_timeout_s: float = START_TIMEOUT_S, api: bool = False,
+             api_key: str | None = None) -> LoadReport:
     """Measure `visitors` simultaneous visits (after one warm-up visit) against `url`, or against an app started
-    here with these setting overrides."""
+    here with these setting overrides; through the JSON API when `api` (`api_key` is needed with a `url`; an app
+    started here gets a key of its own, with a rate limit that a load test does not reach)."""
     if visitors < 1 or visitors > len(FILMS) - 1:
         raise ValueError(f"--load takes 1 to {len(FILMS) - 1} visitors, got {visitors}")
     overrides = dict(overrides or {})
+    if api and url is None:
+        api_key = secrets.token_urlsafe(24)
+        overrides.update(api_keys=f"bench={api_key}", api_rate_per_key="1000000")
+    elif api and not api_key:
+        raise LoadError("the API load test of a running app needs one of its API keys: --api-key (or "
+                        "LINER_BENCH_API_KEY)")
     with tempfile.TemporaryDirectory(prefix="liner-load-") as folder:
         process = None
         if url is None:
@@ -296,14 +372,15 @@ def run_load(visitors: int, *, url: str | None = None, overrides: dict[str, str]
         try:
             config = wait_for_app(url, start_timeout_s, process, Path(folder) / "app.log")
             explain = _explain_setting(overrides)
-            warmup = visit(url, config, 0, FILMS[-1], [], timeout_s, cards)
+            one_visit = functools.partial(api_visit, url, api_key or "") if api else \
+                functools.partial(visit, url, config)
+            warmup = one_visit(0, FILMS[-1], [], timeout_s, cards)
             films = FILMS[:visitors]
             barrier = threading.Barrier(visitors)
 
             def one(index: int) -> Visit:
                 barrier.wait(timeout=timeout_s)
-                return visit(url, config, index + 1, films[index], [f for f in films if f != films[index]],
-                             timeout_s, cards)
+                return one_visit(index + 1, films[index], [f for f in films if f != films[index]], timeout_s, cards)
 
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=visitors) as pool:
@@ -316,7 +393,7 @@ def run_load(visitors: int, *, url: str | None = None, overrides: dict[str, str]
                     process.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     process.kill()
-    return LoadReport(visitors, explain, warmup, visits, wall)
+    return LoadReport(visitors, explain, "api" if api else "browser", warmup, visits, wall)
 
 
 def _explain_setting(overrides: dict[str, str]) -> bool:
@@ -330,8 +407,8 @@ def format_report(report: LoadReport) -> str:
     def secs(value: float | None) -> str:
         return f"{value:.2f} s" if value is not None else "-"
 
-    lines = [f"load: {s['visitors']} visitors at once, explanations {'on' if s['explain'] else 'off'}, "
-             f"{s['wall_s']:.1f} s wall",
+    lines = [f"load: {s['visitors']} visitors at once through the {s['door']}, explanations "
+             f"{'on' if s['explain'] else 'off'}, {s['wall_s']:.1f} s wall",
              f"{'':26}{'p50':>10}{'p95':>10}",
              f"{'time to cards':26}{secs(s['cards_p50_s']):>10}{secs(s['cards_p95_s']):>10}",
              f"{'time to the fifth reason':26}{secs(s['fifth_reason_p50_s']):>10}{secs(s['fifth_reason_p95_s']):>10}",

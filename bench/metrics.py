@@ -91,3 +91,34 @@ def success_rate(groups: Sequence[Sequence[int | None]]) -> float:
     Each group is the list of its samples' 1-based ranks (None = not found); an empty group counts as a failure.
     """
     return _mean([1.0 if any(rank == 1 for rank in ranks) else 0.0 for ranks in groups])
+
+
+def bootstrap_interval(groups: Sequence[Sequence[float]], *, resamples: int = 1000, seed: int = 0,
+                       level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean per sample, resampling whole groups (ReDial: dialogues, whose
+    samples are not independent of each other). Each group is its samples' values; the statistic is the mean
+    over all samples of the drawn groups."""
+    import numpy as np
+
+    if not groups:
+        return 0.0, 0.0
+    sums = np.array([sum(g) for g in groups], dtype=np.float64)
+    sizes = np.array([len(g) for g in groups], dtype=np.float64)
+    draws = np.random.default_rng(seed).integers(0, len(groups), size=(resamples, len(groups)))
+    means = sums[draws].sum(axis=1) / np.maximum(sizes[draws].sum(axis=1), 1.0)
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def paired_bootstrap_difference(groups_a: Sequence[Sequence[float]], groups_b: Sequence[Sequence[float]], *,
+                                resamples: int = 1000, seed: int = 0,
+                                level: float = 0.95) -> tuple[float, float, float]:
+    """(mean difference a - b, interval low, interval high) over the same groups scored two ways: group i of a
+    and of b must be the same dialogue with the same samples."""
+    if len(groups_a) != len(groups_b) or any(len(a) != len(b) for a, b in zip(groups_a, groups_b)):
+        raise ValueError("a paired bootstrap needs the same groups and samples on both sides")
+    differences = [[x - y for x, y in zip(a, b)] for a, b in zip(groups_a, groups_b)]
+    total = sum(len(g) for g in differences)
+    mean = sum(sum(g) for g in differences) / total if total else 0.0
+    return (mean, *bootstrap_interval(differences, resamples=resamples, seed=seed, level=level))

@@ -119,6 +119,20 @@ def load_lexicon(path: Path) -> Lexicon:
         ) from error
 
 
+@lru_cache(maxsize=16)
+def load_section(path: Path, name: str) -> dict:
+    """One more section of nlu_lexicon.json (questions, references, film_constraints), for the module that reads
+    it; its "_about" entries are left out."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))[name]
+        return {key: value for key, value in data.items() if not key.startswith("_")}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise FileNotFoundError(
+            f"cannot read the section {name!r} of the lexicon {path} ({error.__class__.__name__}: {error}); restore "
+            f"assets/{LEXICON_FILE} from the repository or point LINER_ASSETS_DIR at a folder that has it"
+        ) from error
+
+
 def _check(path: Path, what: str, found: dict, known: Iterable[str]) -> None:
     unknown, missing = sorted(set(found) - set(known)), sorted(set(known) - set(found))
     if unknown or missing:

@@ -10,23 +10,30 @@ a question weakly, a bare answer like "The Matrix (1999)" positively).
 
 The steps live in their own modules: message_text (cleaning, words), lexicon (assets/nlu_lexicon.json and the mood
 words as one phrase table), mentions, units (units and clauses), verdicts and reading (each target's verdict),
-year_constraints; this module decides the intent and gathers the preferences and constraints.
+year_constraints, film_constraints (runtime, language), references (to the cards shown) and questions (about a
+film); this module decides the intent and gathers the preferences and constraints. A question states no taste:
+it changes no preference, seen item or constraint.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+from conversation.film_constraints import FilmConstraints, constraint_words, film_constraints
 from conversation.lexicon import PLAIN, WEAK, Cue, PhraseTable, phrase_table
 from conversation.mentions import Linker, find_mentions
 from conversation.message_text import clean_message
 from conversation.moods import FAMILY_MOOD
+from conversation.questions import find_kind, item_ids, question_about, question_words
 from conversation.reading import Reading, read, resolve_pronoun
+from conversation.references import References, ShownFilm, find_references, reference_words
 from conversation.signals import Intent, Signals
 from conversation.units import CLAUSE_END, Clause, Target, Unit, is_open
 from conversation.verdicts import excluded
 from conversation.year_constraints import year_constraints
 from core.ids import NodeId, item_id_of, item_node
+from core.mention import Mention
 from core.preferences import Preference
 from recommender.audience import load_family_rules
 from recommender.settings import Settings
@@ -36,12 +43,15 @@ EMPTY_NOTE = "I didn't catch anything in that message. Tell me a film you like, 
 
 
 def understand(text: str, link: Linker, settings: Settings, *,
-               last_item: tuple[str, str] | None = None) -> Signals:
+               last_item: tuple[str, str] | None = None, shown: Sequence[ShownFilm] = (),
+               newest_year: int | None = None) -> Signals:
     """Read one user message.
 
     text: the raw message (any string; never raises on its content). link: the entity linker.
-    last_item: (item id, label) of what the conversation was last about — the last card shown — so that
-    "I already saw that one" or "why that one?" can refer to it; None when there is none.
+    last_item: (item id, label) of what the conversation was last about — the last card shown or the film last
+    asked about — so that "I already saw that one" or "how long is it?" can refer to it; None when there is none.
+    shown: the cards the user is looking at, in order ("the second one"). newest_year: the year of the catalog's
+    newest film ("from the last few years" counts back from it).
     """
     cleaned, truncated = clean_message(text, settings.max_message_chars)
     signals = Signals(text=cleaned)
@@ -51,11 +61,20 @@ def understand(text: str, link: Linker, settings: Settings, *,
         signals.notes.append(EMPTY_NOTE)
         return signals
 
-    table = phrase_table(Path(settings.assets_dir))
+    assets = Path(settings.assets_dir)
+    table = phrase_table(assets)
     mentions = find_mentions(cleaned, link, table)
+    references = find_references(cleaned, list(shown), mentions, reference_words(assets))
+    mentions = _with_references(mentions, references.mentions)
+    limits = film_constraints(cleaned, mentions, constraint_words(assets))
+    # "a French film": the words asked for a language, not for the keyword "french"
+    mentions = [m for m in mentions if m.kind in ("item", "person")
+                or not any(s < m.end and m.start < e for s, e in limits.spans)]
     signals.mentions = mentions
     reading = read(cleaned, mentions, table, last_item)
     units = reading.units
+    if _question(signals, reading, settings, last_item, references) or _clarify(signals, references):
+        return signals
 
     intent, target = _intent(reading, last_item)
     signals.intent = intent
@@ -64,7 +83,8 @@ def understand(text: str, link: Linker, settings: Settings, *,
 
     _fill_preferences(signals, reading, target)
     _family(signals, table, settings)
-    signals.constraints.year_min, signals.constraints.year_max = year_constraints(reading, settings)
+    signals.constraints.year_min, signals.constraints.year_max = year_constraints(reading, settings, newest_year)
+    _film_limits(signals, limits)
     signals.novelty = _novelty(reading)
 
     if intent in (Intent.INFORM, Intent.UNKNOWN) and _is_fragment(units, signals):
@@ -73,6 +93,60 @@ def understand(text: str, link: Linker, settings: Settings, *,
                                      or signals.novelty):
         signals.intent = Intent.INFORM
     return signals
+
+
+def _with_references(linked: list[Mention], references: list[Mention]) -> list[Mention]:
+    """The linker's mentions, where a reference to a card takes the words it covers ("the Nolan one")."""
+    if not references:
+        return linked
+    spans = {(m.start, m.end) for m in references}
+    kept = [m for m in linked if not any(s < m.end and m.start < e for s, e in spans)]
+    return sorted(kept + references, key=lambda m: m.start)
+
+
+def _question(signals: Signals, reading: Reading, settings: Settings, last_item: tuple[str, str] | None,
+              references: References) -> bool:
+    """Fill a QUESTION (or the CLARIFY it needs) and say whether the message was one. "Why ...?" is not read
+    here: it asks why a film was picked (Intent.WHY)."""
+    units = reading.units
+    if any(Cue.WHY in u.cats or Cue.RESET in u.cats for u in units):
+        return False
+    has_pronoun = any(Cue.PRONOUN in u.cats for u in units)
+    kind = find_kind(signals.text, signals.mentions, has_pronoun, question_words(Path(settings.assets_dir)))
+    if kind is None:
+        return False
+    items = item_ids(signals.mentions)
+    people = [m for m in signals.mentions if m.kind == "person"]
+    # An unclear reference is asked about before the film last talked about stands in for it.
+    question = None if references.clarify and not items else question_about(kind, items, people, last_item)
+    if question is None:
+        _ask_which(signals, references.clarify or reference_words(Path(settings.assets_dir)).clarify_none,
+                   references.options)
+        return True
+    signals.intent = Intent.QUESTION
+    signals.question = question
+    return True
+
+
+def _clarify(signals: Signals, references: References) -> bool:
+    """A reference that fits several cards (or a card that was not shown), with no film named otherwise."""
+    if references.clarify is None or any(m.kind == "item" for m in signals.mentions):
+        return False
+    _ask_which(signals, references.clarify, references.options)
+    return True
+
+
+def _ask_which(signals: Signals, question: str, options: list[str]) -> None:
+    signals.intent = Intent.CLARIFY
+    signals.clarify = question
+    signals.clarify_options = list(options)
+
+
+def _film_limits(signals: Signals, limits: FilmConstraints) -> None:
+    constraints = signals.constraints
+    constraints.runtime_min, constraints.runtime_max = limits.runtime_min, limits.runtime_max
+    constraints.languages = list(limits.languages)
+    constraints.exclude_languages = list(limits.exclude_languages)
 
 
 def _intent(reading: Reading, last_item: tuple[str, str] | None) -> tuple[Intent, Target | None]:

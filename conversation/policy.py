@@ -1,4 +1,5 @@
-"""Decide what a turn does: ask an onboarding question, recommend, explain, or start over."""
+"""Decide what a turn does: ask an onboarding question, recommend, explain, answer a question about a film, ask
+which film was meant, or start over."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from core.profile import Profile
 
 @dataclass(frozen=True)
 class Decision:
-    action: Literal["ask", "recommend", "explain", "reset"]
+    action: Literal["ask", "recommend", "explain", "answer", "clarify", "reset"]
     """A greeting is not an action of its own: it gets the first onboarding question ("ask")."""
     target_item: str | None = None
 
@@ -31,6 +32,11 @@ def decide(signals: Signals, profile: Profile, questions_asked: int, questions_t
     """last_item: the item the conversation was last about (the top card shown), for a bare "why?"."""
     if signals.intent == Intent.RESET:
         return Decision("reset")
+    # A question is answered whatever the profile holds: it states no taste and must not turn into picks.
+    if signals.intent == Intent.QUESTION:
+        return Decision("answer")
+    if signals.intent == Intent.CLARIFY:
+        return Decision("clarify")
     if signals.intent == Intent.WHY:
         target = signals.target_item or last_item
         if target:

@@ -25,7 +25,8 @@ class Card:
 @dataclass
 class Reply:
     action: str
-    """ask | recommend | explain | reset | info"""
+    """ask | recommend | explain | answer (a question about a film) | clarify (which film was meant) | reset |
+    info"""
     text: str
     cards: list[Card] = field(default_factory=list)
     chips: list[str] = field(default_factory=list)

@@ -9,21 +9,25 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from conversation.answers import Answerer
 from conversation.moods import FAMILY_MOOD, Mood, load_moods
 from conversation.nlu import understand
 from conversation.onboarding import Onboarding
 from conversation.policy import decide
+from conversation.references import ShownFilm
 from conversation.reply import Card, Reply
 from conversation.signals import Intent, Signals
 from core.ids import NodeId, item_id_of, node_id
+from core.item import Item
 from core.preferences import Constraints
 from core.profile import Profile, ProfileEntry
 from core.text import join_words
 from core.vocabulary import Kind
 from recommender.candidates import Candidate, Query
 from recommender.engine import RecommenderEngine, WhyView
+from recommender.evidence import language_name
 from recommender.settings import Settings
 from recommender.store import ProfileStore, ShownCard, StoreError
 
@@ -45,6 +49,9 @@ class Assistant:
         self.store = store or ProfileStore(settings.resolved_database_url(), settings)
         self.onboarding = Onboarding.load(settings.assets_dir, self.engine.catalog)
         self.moods = load_moods(settings.assets_dir / "moods.json")
+        self.answerer = Answerer(self.engine, settings)
+        self.newest_year = max((item.year for item in self.engine.catalog if item.year), default=None)
+        """The catalog's newest film's year: "from the last few years" counts back from it."""
 
     def session(self, user_name: str | None = None, user_id: str | None = None) -> ChatSession:
         user_id = user_id or self.store.ensure_user(user_name)
@@ -119,7 +126,8 @@ class ChatSession:
         the profile as it would have been, and the reply says the turn could not be saved."""
         started = time.perf_counter()
         engine = self.engine
-        signals = understand(message, engine.artifacts.aliases.link, self.settings, last_item=self.state.last_item)
+        signals = understand(message, engine.artifacts.aliases.link, self.settings, last_item=self.state.last_item,
+                             shown=self._shown_films(), newest_year=self.assistant.newest_year)
         understood_ms = (time.perf_counter() - started) * 1000
         notes = list(signals.notes)
         profile_before = self._read_profile(notes)
@@ -154,8 +162,20 @@ class ChatSession:
             return
 
         if decision.action == "explain":
-            reply = self._explain_reply(decision.target_item, signals, notes)
+            reply = self._explain_reply(decision.target_item, signals, notes,
+                                        self.settings.explain if explain is None else explain)
             self._record(message, signals, reply, notes)
+            yield reply
+            return
+
+        if decision.action in ("answer", "clarify"):
+            # A question states no taste: the turn is stored with an empty profile update, and the cards the
+            # user was looking at stay the ones "the second one" refers to.
+            reply = self._answer_reply(signals, notes) if decision.action == "answer" else Reply(
+                "clarify", signals.clarify or "", cards=self._cards_of(signals.clarify_options), notes=notes)
+            reply.timings_ms = {"understand": understood_ms}
+            self._record(message, signals, reply, notes)
+            reply.profile = self._read_profile(notes)
             yield reply
             return
 
@@ -176,7 +196,7 @@ class ChatSession:
             self.state.last_cards = [c.item_id for c in cards[: self.settings.cards]]
             self.state.shown += self.state.last_cards
         else:
-            text, chips = NO_CARDS, []
+            text, chips = _no_cards(self.state.constraints), []
         reply = Reply("recommend", text, cards=cards, chips=chips, profile=profile, notes=notes,
                       timings_ms=timings, done=False)
         timings["cards"] = (time.perf_counter() - started) * 1000
@@ -228,10 +248,10 @@ class ChatSession:
         self.store.record_feedback(self.user_id, item_id, kind, label=item.label)
         return self.profile()
 
-    def why(self, item_id: str, profile: Profile | None = None) -> WhyView | None:
+    def why(self, item_id: str, profile: Profile | None = None, use_model: bool = True) -> WhyView | None:
         view = self.engine.why(item_id, profile or self.profile())
         if view is not None:
-            view.explanation = self.engine.explainer.explain(view.item, view.evidence)
+            view.explanation = self.engine.explainer.explain(view.item, view.evidence, use_model)
         return view
 
     def remove(self, node_id: str) -> Profile:
@@ -249,6 +269,24 @@ class ChatSession:
         self.session_id = self.store.start_session(self.user_id)
 
     # --- internals ----------------------------------------------------------------------------------
+    def _shown_films(self) -> list[ShownFilm]:
+        """The cards of the latest recommend turn, in order, for "the second one" and "the Nolan one"."""
+        films = [self.engine.catalog.get(item_id) for item_id in self.state.last_cards]
+        return [ShownFilm(f.item_id, f.label, f.title, tuple(name for _, name in f.all_people()))
+                for f in films if f is not None]
+
+    def _cards_of(self, item_ids: list[str]) -> list[Card]:
+        items = [self.engine.catalog.get(item_id) for item_id in item_ids]
+        return [_item_card(item) for item in items if item is not None]
+
+    def _answer_reply(self, signals: Signals, notes: list[str]) -> Reply:
+        assert signals.question is not None
+        answer = self.assistant.answerer.answer(signals.question)
+        subject = self.engine.catalog.get(answer.item_ids[0]) if answer.item_ids else None
+        if signals.question.items and subject is not None:
+            self.state.last_item = (subject.item_id, subject.label)  # the film last talked about, for "it"
+        return Reply("answer", answer.text, cards=self._cards_of(answer.item_ids), notes=notes)
+
     def _questions_total(self) -> int:
         return min(self.settings.onboarding_questions, len(self.assistant.onboarding.questions))
 
@@ -261,7 +299,8 @@ class ChatSession:
         return self._last_profile or Profile(self.user_id)
 
     def _remember(self, signals: Signals) -> None:
-        if signals.text:
+        if signals.text and signals.intent not in (Intent.QUESTION, Intent.CLARIFY):
+            # A question's words are not a taste: they stay out of the next picks' text query.
             self.state.recent_texts = (self.state.recent_texts + [signals.text])[-self.settings.query_recent_messages:]
         self.state.constraints = _merge_constraints(self.state.constraints, signals.constraints,
                                                     self.assistant.moods)
@@ -322,9 +361,9 @@ class ChatSession:
             return f"{text} {follow.text}", list(follow.chips)
         return text, []
 
-    def _explain_reply(self, item_id: str, signals: Signals, notes: list[str]) -> Reply:
+    def _explain_reply(self, item_id: str, signals: Signals, notes: list[str], use_model: bool) -> Reply:
         profile = self._read_profile(notes)
-        view = self.why(item_id, profile)
+        view = self.why(item_id, profile, use_model)
         if view is None:
             return Reply("explain", "I don't know that title, so I can't say why.", profile=profile, notes=notes)
         lines = [f"Why {view.item.label}: {view.explanation.text if view.explanation else ''}".strip()]
@@ -336,12 +375,40 @@ class ChatSession:
 
 
 def _card(candidate: Candidate) -> Card:
-    item = candidate.item
-    return Card(item.item_id, item.title, item.year, list(item.genres), score=round(candidate.score, 6))
+    return _item_card(candidate.item, round(candidate.score, 6))
 
 
-NO_CARDS = ("I couldn't find anything that fits all of that. Try loosening a constraint, "
+def _item_card(item: Item, score: float = 0.0) -> Card:
+    return Card(item.item_id, item.title, item.year, list(item.genres), score=score)
+
+
+NO_CARDS = ("I couldn't find anything that fits all of that{limits}. Try loosening a constraint, "
             "or say \"start over\".")
+
+
+def _no_cards(constraints: Constraints) -> str:
+    """The reply when nothing fits, naming the limits in force so the user knows which to loosen."""
+    limits = _film_limits(constraints)
+    if constraints.year_min:
+        limits.append(f"from {constraints.year_min} on")
+    if constraints.year_max:
+        limits.append(f"up to {constraints.year_max}")
+    return NO_CARDS.format(limits=f" ({', '.join(limits)})" if limits else "")
+
+
+def _film_limits(constraints: Constraints) -> list[str]:
+    """The runtime and language limits as words: "in French", "100 minutes or less"."""
+    limits = []
+    if constraints.languages:
+        limits.append("in " + join_words([language_name(code) or code for code in constraints.languages]))
+    if constraints.exclude_languages:
+        limits.append("not in " + join_words([language_name(code) or code
+                                              for code in constraints.exclude_languages]))
+    if constraints.runtime_max:
+        limits.append(f"{constraints.runtime_max} minutes or less")
+    if constraints.runtime_min:
+        limits.append(f"at least {constraints.runtime_min} minutes long")
+    return limits
 
 
 def _note_unsaved(notes: list[str], error: StoreError) -> None:
@@ -360,9 +427,8 @@ def _merge_constraints(old: Constraints, new: Constraints, moods: dict[str, Mood
         family = moods[FAMILY_MOOD]
         kept = [m for m in old.moods if m != FAMILY_MOOD]
         others = {g for name in kept if name in moods for g in moods[name].include}
-        old = Constraints(old.year_min, old.year_max,
-                          [g for g in old.include_genres if g not in family.include or g in others],
-                          [g for g in old.exclude_genres if g not in family.exclude], kept, old.family)
+        old = replace(old, include_genres=[g for g in old.include_genres if g not in family.include or g in others],
+                      exclude_genres=[g for g in old.exclude_genres if g not in family.exclude], moods=kept)
     include = new.include_genres or old.include_genres
     exclude = sorted(set(old.exclude_genres) - set(new.include_genres) | set(new.exclude_genres))
     return Constraints(
@@ -371,6 +437,10 @@ def _merge_constraints(old: Constraints, new: Constraints, moods: dict[str, Mood
         include_genres=[g for g in include if g not in exclude],
         exclude_genres=exclude,
         moods=new.moods or old.moods,
+        runtime_min=new.runtime_min if (new.runtime_min or new.runtime_max) else old.runtime_min,
+        runtime_max=new.runtime_max if (new.runtime_min or new.runtime_max) else old.runtime_max,
+        languages=new.languages or ([] if new.exclude_languages else old.languages),
+        exclude_languages=new.exclude_languages or ([] if new.languages else old.exclude_languages),
         family=new.family if new.family is not None else old.family,
     )
 
@@ -413,4 +483,7 @@ def _acknowledge(signals: Signals) -> str:
         parts.append(f"you're in the mood for something {join_words(moods)}")
     if signals.seen:
         parts.append(f"you've seen {len(signals.seen)} of those")
+    limits = _film_limits(signals.constraints)
+    if limits:
+        parts.append(f"films {' and '.join(limits)}")
     return f"Noted: {'; '.join(parts)}." if parts else ""

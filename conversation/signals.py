@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from conversation.questions import Question
 from core.mention import Mention
 from core.preferences import Constraints, Preference, ProfileUpdate
 
@@ -16,6 +17,8 @@ class Intent(str, Enum):
     WHY = "why"                   # "why Arrival?"
     RESET = "reset"               # "start over"
     INFORM = "inform"             # states tastes/seen/mood without asking
+    QUESTION = "question"         # "who directed Arrival?": asks about a film, states no taste
+    CLARIFY = "clarify"           # "the Nolan one" with two Nolan films on the cards: we must ask which
     UNKNOWN = "unknown"
 
 
@@ -35,6 +38,12 @@ class Signals:
     """"familiar" or "new" if the user said which they want."""
     notes: list[str] = field(default_factory=list)
     """Things to tell the user about their input (e.g. "your message was truncated")."""
+    question: Question | None = None
+    """What a QUESTION asks, and about which films."""
+    clarify: str | None = None
+    """For CLARIFY: the short question to ask back ("Which one do you mean: Heat or Inception?")."""
+    clarify_options: list[str] = field(default_factory=list)
+    """Item ids the clarifying question offers (shown as its cards)."""
 
     def profile_update(self) -> ProfileUpdate:
         """What this message teaches the profile store."""

@@ -1,7 +1,10 @@
 """The years a message asks for: decades ("the 80's"), years and ranges ("before 2000", "1990 to 2000") and the
-words "recent" and "old" (settings.recent_year_min / old_year_max)."""
+words "recent" (the last settings.recent_years years up to the catalog's newest film) and "old"
+(settings.old_year_max)."""
 
 from __future__ import annotations
+
+from datetime import date
 
 from conversation.lexicon import Cue
 from conversation.reading import Reading
@@ -11,9 +14,12 @@ from core.ids import NodeId
 from recommender.settings import Settings
 
 
-def year_constraints(reading: Reading, settings: Settings) -> tuple[int | None, int | None]:
+def year_constraints(reading: Reading, settings: Settings, newest_year: int | None = None) -> tuple[int | None,
+                                                                                                 int | None]:
     """(first year, last year) the user wants, None where they said nothing. Explicit years and decades win
-    over "recent" / "old"; contradicting words ("old but recent") say nothing."""
+    over "recent" / "old"; contradicting words ("old but recent") say nothing. newest_year: the catalog's newest
+    film's year, which "recent" counts back from (this year when not given)."""
+    recent_min = (newest_year or date.today().year) - settings.recent_years + 1
     units = reading.units
     explicit_min: list[int] = []
     explicit_max: list[int] = []
@@ -42,9 +48,9 @@ def year_constraints(reading: Reading, settings: Settings) -> tuple[int | None, 
                         negated = excluded(units, seg, at) or (prev is not None and Cue.NEG in prev.cats)
                         if Cue.RECENT in unit.cats:
                             if negated:
-                                word_max = settings.recent_year_min - 1
+                                word_max = recent_min - 1
                             else:
-                                word_min = settings.recent_year_min
+                                word_min = recent_min
                         else:
                             if negated:
                                 word_min = settings.old_year_max

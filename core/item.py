@@ -22,6 +22,12 @@ class Item:
     popularity: float = 0.0
     """0..1, a percentile of rating counts and TMDB popularity (never of ReDial mentions)."""
     sources: dict[str, str] = field(default_factory=dict)
+    runtime: int | None = None
+    """Minutes; None = unknown."""
+    language: str | None = None
+    """Original language, an ISO 639-1 code ("en", "fr"); None = unknown."""
+    series: str | None = None
+    """The collection the film belongs to ("The Dark Knight Collection"); None = none known."""
 
     @property
     def label(self) -> str:
@@ -57,4 +63,7 @@ class Item:
             has_overview=bool(data.get("has_overview")),
             popularity=float(data.get("popularity") or 0.0),
             sources={k: str(v) for k, v in (data.get("sources") or {}).items()},
+            runtime=int(data["runtime"]) if data.get("runtime") else None,
+            language=str(data["language"]) if data.get("language") else None,
+            series=str(data["series"]) if data.get("series") else None,
         )

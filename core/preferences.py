@@ -24,6 +24,13 @@ class Constraints:
     exclude_genres: list[str] = field(default_factory=list)
     moods: list[str] = field(default_factory=list)
     """Mood words as said ("light", "dark", "funny"); nlu maps them to genres/keywords in include/exclude."""
+    runtime_min: int | None = None
+    runtime_max: int | None = None
+    """Minutes ("something short" -> runtime_max)."""
+    languages: list[str] = field(default_factory=list)
+    """Original languages asked for (ISO 639-1 codes); empty = any."""
+    exclude_languages: list[str] = field(default_factory=list)
+    """Original languages ruled out ("a foreign-language film" excludes "en")."""
     family: bool | None = None
     """True: something the kids can watch (a hard filter, see recommender.audience); False: said this turn that
     it is grown-ups only again; None: not said (an earlier turn's choice carries over)."""
@@ -31,7 +38,8 @@ class Constraints:
     @property
     def is_empty(self) -> bool:
         return not (self.year_min or self.year_max or self.include_genres or self.exclude_genres or self.moods
-                    or self.family)
+                    or self.family or self.runtime_min or self.runtime_max or self.languages
+                    or self.exclude_languages)
 
 
 @dataclass(frozen=True)

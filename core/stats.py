@@ -1,12 +1,15 @@
-"""Percentiles, each definition written once (latency reports, popularity scores)."""
+"""Percentiles and score orders, each definition written once (latency reports, popularity scores, candidate
+lists)."""
 
 from __future__ import annotations
 
 import math
+import heapq
 from bisect import bisect_right
 from typing import Callable, Hashable, Iterable, Mapping, TypeVar
 
 K = TypeVar("K", bound=Hashable)
+S = TypeVar("S", str, int)
 
 
 def percentile(values: Iterable[float], q: float) -> float:
@@ -37,3 +40,14 @@ def share_at_or_below(values: Iterable[float]) -> Callable[[float], float]:
     if not ordered:
         raise ValueError("distribution of no values")
     return lambda v: bisect_right(ordered, v) / len(ordered)
+
+
+def top_scored(scores: Mapping[S, float], k: int | None = None) -> list[tuple[S, float]]:
+    """The k best (key, score) pairs, highest score first and equal scores by key: one canonical order, so that a
+    list with ties comes out the same in every process (dict and set orders follow per-process string hashing)."""
+    def order(pair: tuple[S, float]) -> tuple[float, S]:
+        return -pair[1], pair[0]
+
+    if k is None or k >= len(scores):
+        return sorted(scores.items(), key=order)
+    return heapq.nsmallest(k, scores.items(), key=order)

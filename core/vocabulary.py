@@ -41,6 +41,8 @@ class Kind(StrEnum):
     DECADE = "decade"
     MOOD = "mood"
     """Moods are preferences, not graph nodes ("mood:light")."""
+    SERIES = "series"
+    """A film series (the catalog's `series`, a TMDb collection): "series:Toy Story Collection"."""
 
     @property
     def link_precedence(self) -> int | None:
@@ -55,6 +57,7 @@ class Relation(StrEnum):
     STARS = "stars"
     WRITTEN_BY = "written_by"
     COMPOSED_BY = "composed_by"
+    IN_SERIES = "in_series"
     HAS_GENRE = "has_genre"
     HAS_KEYWORD = "has_keyword"
     FROM_DECADE = "from_decade"

@@ -5,7 +5,10 @@ message is tokenized the same way and scanned left to right for the longest keys
 costs a few thousand dictionary lookups. Words that are also titles ("Up", "Her", "Heat") only link with a cue
 the user gives on purpose: capitals that are not just a sentence start, quotes, or a year after the title. Typos
 are corrected only in words that are neither in the alias vocabulary nor ordinary English, and only towards
-long aliases, so that a correction is never a guess between two real words.
+long aliases, so that a correction is never a guess between two real words: one or two edits away (a
+SymSpell-style delete index: dropped, doubled, swapped and mistyped letters), or sounding the same (a
+metaphone key: "incepshun" -> inception). Where one name fits several films, the popularity prior decides among
+the full and article-less titles ("godfather" is The Godfather, not the obscure film called Godfather).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from jellyfish import metaphone
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
@@ -59,6 +63,34 @@ _NAME_SUFFIXES = frozenset(_LEXICON["name_suffixes"])
 _QUOTES = "\"'“”‘’«»`"
 
 _PRECEDENCE = {kind: kind.link_precedence for kind in Kind}
+
+_FUZZY_MIN_RATIO = 0.85
+"""A corrected phrase must be this close to the alias (rapidfuzz ratio over the whole phrase)."""
+_PHONETIC_MIN_RATIO = 0.6
+"""...or this close when every corrected word sounds like its alias word (same metaphone key)."""
+_FULL_TITLE_BONUS = 0.25
+"""Popularity a film's own full title is worth over a film that only matches without its article: "Heat" stays
+Heat (1995) rather than The Heat, while "godfather" is The Godfather rather than the obscure Godfather (2007)."""
+_KNOWN_FILM = 0.6
+"""A one-word title links on its own (lower case: "amelie") or as a capitalized everyday word only for a film at
+least this popular; a little-known film called "Hoot", "Steve" or "Hollywood" needs quotes or its year."""
+_FAMOUS_FILM = 0.9
+"""A one-word title of a film this popular links in lower case even when a few descriptions use the word
+("interstellar travel"); not when it is an everyday word ("heat")."""
+_PHRASE_WORDS = 4
+"""...and so does a title of this many everyday words ("everything everywhere all at once")."""
+_FUZZY_MIN_WORD = 4
+"""Unknown words this long are corrected ("aout" in "there's something aout mary"); a lone word only towards a
+title of _FUZZY_SINGLE_LETTERS or more."""
+_FUZZY_SINGLE_LETTERS = 8
+_FUZZY_POPULAR_SINGLE_LETTERS = 6
+_FUZZY_POPULAR = 0.8
+"""...or of this many letters when the film is this well known ("loopur" -> Looper) and the word is one edit or
+one sound away."""
+_SURNAME_FREE_FILMS = 8
+_SURNAME_FREE_LETTERS = 7
+"""A surname this long, of someone with this many films, links in lower case and through typos ("scorcese"):
+it is no English word and names one person; a short one ("nolan") still needs its capital."""
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|&")
 _YEAR_AFTER = re.compile(r"\s*\(\s*((?:18|19|20)\d\d)\s*\)|\s+((?:19|20)\d\d)\b(?!['’]?s)")
@@ -125,11 +157,14 @@ class AliasIndex:
         self._max_len = max(map(len, targets))
         self._vocab = {token for key in targets for token in key}
         self._deletes: dict[str, list[str]] = defaultdict(list)
+        self._sounds: dict[str, list[str]] = defaultdict(list)
         fuzzy_tokens = {token for key, ts in targets.items() if any(t.fuzzy_ok for t in ts) for token in key}
-        for token in fuzzy_tokens:
+        for token in sorted(fuzzy_tokens):
             if len(token) >= 5 and token.isalpha():
-                for variant in _deletes(token):
+                # The token itself too: a word with a letter too many ("dicapprio") loses it to meet it.
+                for variant in {token} | _deletes(token):
                     self._deletes[variant].append(token)
+                self._sounds[metaphone(token)].append(token)
 
     # --- building -------------------------------------------------------------------------------------
     @classmethod
@@ -151,6 +186,10 @@ class AliasIndex:
         index = cls(builder.targets, common)
         log.info("alias index: %d keys in %.2f s", len(builder.targets), time.perf_counter() - started)
         return index
+
+    def is_known_word(self, word: str) -> bool:
+        """A word of some alias or of ordinary English: never corrected towards another alias."""
+        return word in self._vocab or word in self._common
 
     # --- linking --------------------------------------------------------------------------------------
     def link(self, text: str) -> list[Mention]:
@@ -183,16 +222,19 @@ class AliasIndex:
     def _options(self, words: list[str]) -> list[list[tuple[str, int]]]:
         """For each token, the alias tokens it may stand for, with their edit counts: itself; without a
         possessive "s" ("Nolan's" -> nolan); and for a word that is no known word, the alias tokens one or two
-        edits away ("interstelar" -> interstellar)."""
+        edits away ("interstelar" -> interstellar) or sounding the same ("incepshun" -> inception)."""
         options: list[list[tuple[str, int]]] = []
         for word in words:
             here = [(word, 0)]
             if word.endswith("s") and word[:-1] in self._vocab and word not in self._vocab:
                 here.append((word[:-1], 0))
-            elif len(word) >= 5 and word.isalpha() and word not in self._vocab and word not in self._common:
+            elif len(word) >= _FUZZY_MIN_WORD and word.isalpha() and word not in self._vocab \
+                    and word not in self._common:
                 limit = 1 if len(word) < 8 else 2
                 found = {t for variant in (word, *_deletes(word)) for t in self._deletes.get(variant, ())}
-                here += [(t, 1) for t in sorted(found) if OSA.distance(word, t, score_cutoff=limit) <= limit][:5]
+                close = [t for t in sorted(found) if OSA.distance(word, t, score_cutoff=limit) <= limit]
+                sounds = [t for t in self._sounds.get(metaphone(word), ()) if t not in close]
+                here += [(t, 1) for t in (close + sorted(sounds))[:5]]
             options.append(here)
         return options
 
@@ -215,16 +257,23 @@ class AliasIndex:
     def _resolve(self, text: str, words: list[str], starts: list[int], ends: list[int], i: int, j: int,
                  key: tuple[str, ...], edits: int, shouting: bool) -> _Candidate | None:
         start, end = starts[i], ends[j - 1]
+        if _inside_word(text, start, end):
+            return None  # "Birds" in "T-Birds" is part of another name
         targets = self._targets[key]
         score = 1.0
         if edits:
             # A typo fix must stay close over the whole phrase and only ever lands on a long, specific name.
-            if (len(key) < 2 and len(key[0]) < 8) or edits > max(1, len(key) // 3):
+            if edits > max(1, len(key) // 3) or (len(key) < 2 and len(key[0]) < _FUZZY_POPULAR_SINGLE_LETTERS):
                 return None
             score = fuzz.ratio(" ".join(words[i:j]), " ".join(key)) / 100
-            if score < 0.85:
+            if score < _FUZZY_MIN_RATIO and not (score >= _PHONETIC_MIN_RATIO and all(
+                    metaphone(w) == metaphone(k) for w, k in zip(words[i:j], key))):
                 return None
             targets = [t for t in targets if t.fuzzy_ok]
+            if len(key) < 2 and len(key[0]) < _FUZZY_SINGLE_LETTERS:
+                # A short lone word: only a well-known film, and only one slip away ("loopur", not "lopr").
+                close = OSA.distance(words[i], key[0], score_cutoff=1) <= 1 or metaphone(words[i]) == metaphone(key[0])
+                targets = [t for t in targets if close and t.kind == Kind.ITEM and t.popularity >= _FUZZY_POPULAR]
         year_match = _YEAR_AFTER.match(text, end)
         year = int(year_match.group(1) or year_match.group(2)) if year_match else None
         year_end = year_match.end() if year_match else end
@@ -273,7 +322,7 @@ class AliasIndex:
                 if not gap.strip():
                     return False
         # A capitalized everyday word is weak evidence for an obscure film that happens to share it.
-        return j - i > 1 or target.kind != Kind.ITEM or target.popularity >= 0.6
+        return j - i > 1 or target.kind != Kind.ITEM or target.popularity >= _KNOWN_FILM
 
 
 def _pick(targets: list[_Target], year: int | None) -> list[_Target]:
@@ -295,7 +344,13 @@ def _pick(targets: list[_Target], year: int | None) -> list[_Target]:
     if same_kind[0].kind in (Kind.GENRE, Kind.DECADE):
         # "rom-com" stands for both of its genres.
         return list({t.node_id: t for t in same_kind}.values())
-    return [min(same_kind, key=lambda t: (t.tier, -t.popularity))]
+    return [min(same_kind, key=lambda t: (t.tier > 1, -(t.popularity + _FULL_TITLE_BONUS * (t.tier == 0))))]
+
+
+def _inside_word(text: str, start: int, end: int) -> bool:
+    """The span starts or ends at a hyphen inside a word ("T-Birds", "Spider-Verse")."""
+    return (start > 1 and text[start - 1] == "-" and text[start - 2].isalnum()) or (
+        end + 1 < len(text) and text[end] == "-" and text[end + 1].isalnum())
 
 
 def _deletes(word: str) -> set[str]:
@@ -348,8 +403,16 @@ class _Builder:
                     if not key:
                         continue
                     mode = self._mode(key)
+                    if mode == FREE and item.popularity < _KNOWN_FILM and (
+                            len(key) == 1 or all(w in self.very_common or w.isdigit() for w in key)):
+                        mode = CUE  # "Hoot", "The Last 10 Years": words people say, titles few know
+                    elif mode == CUE and item.popularity >= _FAMOUS_FILM and (
+                            (len(key) == 1 and key[0] not in self.very_common) or len(key) >= _PHRASE_WORDS):
+                        # "interstellar", "everything everywhere all at once": everyone means the film
+                        mode = FREE
                     self.add(variant, _Target(node, Kind.ITEM, label, mode, variant_tier, item.popularity, item.year,
-                                              fuzzy_ok=mode == FREE and variant_tier < 2))
+                                              fuzzy_ok=variant_tier < 2 and (mode == FREE or (
+                                                  mode == CUE and len(key) >= 2))))
 
     def add_people(self, kg: KnowledgeGraph) -> None:
         surnames: dict[tuple[str, ...], list[tuple[int, str]]] = defaultdict(list)
@@ -372,7 +435,10 @@ class _Builder:
             if len(people) == 1 or people[0][0] >= 2 * people[1][0]:
                 films, node = people[0]
                 label = kg.label(node)
-                self.add(" ".join(surname), _Target(node, Kind.PERSON, label, CAPITAL, 2, float(films)))
+                free = (len(surname) == 1 and films >= _SURNAME_FREE_FILMS
+                        and len(surname[0]) >= _SURNAME_FREE_LETTERS and surname[0] not in self.very_common)
+                self.add(" ".join(surname), _Target(node, Kind.PERSON, label, FREE if free else CAPITAL, 2,
+                                                    float(films), fuzzy_ok=free))
 
     def add_genres(self, kg: KnowledgeGraph) -> None:
         genres = {kg.label(node).lower(): node for node in kg.nodes_of_kind(Kind.GENRE)}

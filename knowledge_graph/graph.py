@@ -1,7 +1,8 @@
-"""The knowledge graph: items linked to their people (by role), genres, shared keywords and decade.
+"""The knowledge graph: items linked to their people (by role), genres, shared keywords, decade and series.
 
-Node ids are core.ids strings: "item:<item_id>", "person:<Full Name>", "genre:<Genre>", "keyword:<keyword>" and
-"decade:1990s"; every node carries `kind` (a core.vocabulary.Kind value) and `label`, item nodes also `popularity`.
+Node ids are core.ids strings: "item:<item_id>", "person:<Full Name>", "genre:<Genre>", "keyword:<keyword>",
+"decade:1990s" and "series:<collection>" (a TMDb collection, "Toy Story Collection"); every node carries `kind`
+(a core.vocabulary.Kind value) and `label`, item nodes also `popularity`.
 Edges join an item to an attribute and carry `relations`, a tuple of core.vocabulary.Relation values (a person who
 directed and wrote an item has one edge with both).
 """
@@ -54,6 +55,9 @@ class KnowledgeGraph:
             attributes += [(Relation.HAS_KEYWORD, keyword) for keyword in item.keywords if keyword in shared]
             if item.decade:
                 attributes.append((Relation.FROM_DECADE, item.decade))
+            # The films of one series are few and closely alike: the most specific link after the people.
+            if item.series:
+                attributes.append((Relation.IN_SERIES, item.series))
             for relation, label in attributes:
                 other = node_id(relation.target, label)
                 graph.add_node(other, kind=relation.target.value, label=label)

@@ -6,6 +6,11 @@ than to the genre Drama; columns are then normalized, making the matrix column-s
 divided by the square root of the item's own weighted degree (a random walk otherwise favours items that simply
 carry more metadata) and multiplied by a popularity prior (Settings.ppr_popularity_prior), because a path through
 one rare keyword is often a coincidence.
+
+The walk is summed as a series, alpha·Σ ((1-alpha)·M)^k·seeds, and each step only spreads the nodes holding more
+than Settings.ppr_prune_below of the mass: a genre or decade node joined to a large share of a big catalog hands
+each of its items a sliver that ends up below that floor, so a step costs the edges of the few nodes that matter,
+not every edge of the graph (a million-item graph has tens of millions).
 """
 
 from __future__ import annotations
@@ -29,11 +34,13 @@ class PageRankSettings(Protocol):
     ppr_alpha: float
     ppr_relation_weights: str
     ppr_popularity_prior: float
+    ppr_prune_below: float
 
 
 class PersonalizedPageRank:
     def __init__(self, kg: KnowledgeGraph, settings: PageRankSettings):
         self.default_alpha = settings.ppr_alpha
+        self.prune_below = settings.ppr_prune_below
         relation_weights = _parse_weights(settings.ppr_relation_weights)
         nodes = list(kg.graph.nodes)
         self.index = {node: i for i, node in enumerate(nodes)}
@@ -54,6 +61,8 @@ class PersonalizedPageRank:
         strength[strength == 0] = 1.0
         # Column j spreads node j's mass over its neighbours in proportion to edge weight.
         self.matrix = (adjacency @ sp.diags(1.0 / strength)).astype(np.float32).tocsr()
+        # By column as well: a step spreads only the nodes that hold mass, i.e. a few columns.
+        self._columns = self.matrix.tocsc()
         self.item_rows = np.array([i for i, node in enumerate(nodes) if attrs[node]["kind"] == Kind.ITEM])
         self.item_ids = [NodeId.parse(nodes[i]).key for i in self.item_rows]
         popularity = np.array([attrs[nodes[i]]["popularity"] for i in self.item_rows])
@@ -76,9 +85,12 @@ class PersonalizedPageRank:
         if total <= 0:
             return {}
         restart /= total
-        rank = restart.copy()
+        rank = np.zeros_like(restart)
+        step = restart
         for _ in range(iterations):
-            rank = (1.0 - alpha) * (self.matrix @ rank) + alpha * restart
+            rank += alpha * step
+            step = (1.0 - alpha) * self._spread(step)
+        rank += step  # the mass still walking after the last step (as a plain power iteration keeps it)
         item_scores = rank[self.item_rows] * self.item_norm
         item_scores[restart[self.item_rows] > 0] = 0.0
         k = min(top_k, int(np.count_nonzero(item_scores)))
@@ -86,6 +98,15 @@ class PersonalizedPageRank:
             return {}
         top = np.argpartition(-item_scores, k - 1)[:k]
         return {self.item_ids[i]: float(item_scores[i]) for i in top}
+
+
+    def _spread(self, mass: np.ndarray) -> np.ndarray:
+        """matrix @ mass, over the nodes holding more than prune_below of it (the rest is dropped)."""
+        active = np.flatnonzero(mass > self.prune_below)
+        if len(active) > len(mass) // 8:  # most nodes hold mass: one pass over the whole matrix is cheaper
+            kept = np.where(mass > self.prune_below, mass, 0.0).astype(np.float32)
+            return self.matrix @ kept
+        return self._columns[:, active] @ mass[active]
 
 
 def _parse_weights(text: str) -> dict[str, float]:

@@ -25,7 +25,7 @@ from recommender.cooccurrence import Cooccurrence
 from recommender.embedding_asset import catalog_vectors, check_finite
 from recommender.encoder import Encoder
 from recommender.settings import Settings
-from recommender.vector_index import VectorIndex
+from recommender.vector_index import IndexSpec, VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,8 @@ class Artifacts:
     catalog: Catalog
     encoder: Encoder
     item_vectors: np.ndarray
-    """(len(catalog), dim) float32, L2-normalized; row i is catalog.items[i]."""
+    """(len(catalog), dim) float32, L2-normalized; row i is catalog.items[i]. Memory-mapped from the cache: the
+    operating system's page cache holds it once for every app process on the machine."""
     index: VectorIndex
     kg: KnowledgeGraph
     aliases: AliasIndex
@@ -67,7 +68,7 @@ def _cached(path: Path, load: Callable[[Path], T]) -> T | None:
 
 
 def _load_vectors(path: Path, count: int) -> np.ndarray:
-    vectors = np.load(path, allow_pickle=False)
+    vectors = np.load(path, allow_pickle=False, mmap_mode="r")
     if vectors.ndim != 2 or vectors.shape[0] != count or vectors.dtype != np.float32:
         raise ValueError(f"expected ({count}, dim) float32, found {vectors.shape} {vectors.dtype}")
     check_finite(vectors, str(path), "it is rebuilt")
@@ -81,17 +82,14 @@ def _save_vectors(vectors: np.ndarray, path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-def _load_index(path: Path, vectors: np.ndarray, settings: Settings) -> VectorIndex:
-    index = VectorIndex.load(path, settings)
+def _load_index(path: Path, vectors: np.ndarray, spec: IndexSpec, settings: Settings) -> VectorIndex:
+    recorded = VectorIndex.recorded_spec(path)
+    if recorded is None or not recorded.same_build(spec):
+        raise ValueError(f"the record beside it says {recorded}, the settings ask for {spec}")
+    index = VectorIndex.load(path, settings, vectors)
     if len(index) != len(vectors) or index.dimension != vectors.shape[1]:
         raise ValueError(f"index holds {len(index)}×{index.dimension}, vectors are {vectors.shape}")
     return index
-
-
-def _index_name(count: int, settings: Settings) -> str:
-    # The kind is in the name: changing faiss_hnsw_above then picks (or builds) the matching index.
-    kind = f"hnsw{settings.faiss_hnsw_m}" if count > settings.faiss_hnsw_above else "flat"
-    return f"index-{kind}.faiss"
 
 
 def _load_cooccurrence(settings: Settings, catalog: Catalog) -> Cooccurrence:
@@ -127,15 +125,21 @@ def load_artifacts(settings: Settings, progress: bool = True, rebuild: bool = Fa
     if vectors is None:
         # Rows whose model and text match the shipped file are reused, so `liner ingest` of a changed catalog
         # encodes only the items that changed.
-        vectors = catalog_vectors(catalog, encoder, settings.embeddings_path, progress=progress)
-        atomic_write(vectors_path, lambda tmp: _save_vectors(vectors, tmp))
+        built = catalog_vectors(catalog, encoder, settings.embeddings_path, progress=progress)
+        atomic_write(vectors_path, lambda tmp: _save_vectors(built, tmp))
+        # Mapped back at once, so a first start holds them as every later start does.
+        vectors = _load_vectors(vectors_path, len(catalog))
     phase("embeddings (built)" if vectors_built else "embeddings (cached)")
 
-    index_path = cache / _index_name(len(catalog), settings)
-    index = None if vectors_built else _cached(index_path, lambda p: _load_index(p, vectors, settings))
+    # The catalog's size picks exact or approximate search (IndexSpec.choose); the choice is recorded beside.
+    spec = IndexSpec.choose(len(catalog), settings)
+    index_path = cache / spec.file_name
+    index = None if vectors_built else _cached(index_path, lambda p: _load_index(p, vectors, spec, settings))
     if index is None:
-        index = VectorIndex.build(vectors, settings)
-        atomic_write(index_path, index.save)
+        build_started = time.perf_counter()
+        index = VectorIndex.build_spec(vectors, spec, progress=progress)
+        build_s = time.perf_counter() - build_started
+        index.save(index_path, build_s)
     phase("index")
 
     graph_path = cache / "graph.pickle"

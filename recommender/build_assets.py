@@ -5,11 +5,17 @@ Sources, all under ``--shared`` (see each folder's SOURCE.md and assets/README.m
 - redial/train_*.jsonl: the ReDial train conversations (co-mentions; dialogue text as merge evidence);
 - movielens_small/: titles, genres, tags, ratings (GroupLens research licence);
 - tmdb_5000/: overviews, keywords, genres, popularity, countries, languages (TMDb API terms);
-- dbpedia_redial_kg/: directors, stars, writers, composers, film genres (CC BY-SA 3.0).
+- dbpedia_redial_kg/: directors, stars, writers, composers, film genres (CC BY-SA 3.0);
+- film_people/: directors, billing-order cast, writers, composers, runtime, original language, series (TMDb
+  API terms; MovieLens, HetRec non-commercial; DBpedia CC BY-SA 3.0);
+- recent_films/: films of 2019-2025 from Wikipedia's US film lists (CC BY-SA) and two TMDb extracts (TMDb API terms).
 
 Steps: read every source record; link TMDB and DBpedia by ids or title and year; audit the DBpedia links against
 TMDB's countries and languages; merge records of the same film (recommender/entity_resolution.py), keeping every
-source id resolvable; then write the files. ReDial mention counts are deliberately not used for popularity: they
+source id resolvable (films of 2019-2025 take part as records of their own); join the film_people facts by TMDb,
+IMDb and MovieLens ids, then title and year; settle each fact from the most trusted source that has it
+(SOURCE_TRUST; disagreements go to the merge report); then write the files. ReDial mention counts are deliberately
+not used for popularity: they
 would leak the evaluation data.
 """
 
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import json
 import logging
 import re
@@ -27,13 +34,20 @@ from pathlib import Path
 
 import numpy as np
 from scipy import sparse
+from tqdm import tqdm
 
 from core.item import Item
-from core.stats import percentile_ranks
+from core.stats import percentile_ranks, top_scored
 from recommender.catalog import load_catalog, normalize_title, split_title_year, write_catalog
 from recommender.embedding_asset import catalog_vectors, write_embedding_asset
 from recommender.encoder import Encoder
-from recommender.entity_resolution import MAX_YEAR_GAP, DialogueEvidence, FilmFacts, same_film
+from recommender.entity_resolution import MAX_YEAR_GAP, DialogueEvidence, FilmFacts, description_words, same_film
+from recommender.film_sources import (
+    ENTITY2REC, FIRST_RECENT_YEAR, HETREC, LAST_RECENT_YEAR, MOVIES_DATASET_5000, TMDB_10866, TMDB_CREDITS,
+    TMDB_DERIVED, TMDB_POPULAR, TOMASONJO, WIKIPEDIA, SourceFilm, language_code, person_key, read_entity2rec,
+    read_hetrec, read_movies_dataset_5000, read_tmdb_10866, read_tmdb_credits, read_tmdb_popular, read_tomasonjo,
+    read_wikipedia, same_person,
+)
 from recommender.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -105,6 +119,26 @@ LANGUAGE_CODES = {
 """TMDB's ISO 639-1 codes; DBpedia languages outside these names are not compared."""
 DBPEDIA_LANGUAGES = {"standard chinese": "chinese", "mandarin chinese": "chinese", "cantonese": "chinese"}
 MAX_PEOPLE = {"director": 3, "star": 8, "writer": 3, "composer": 2}
+TMDB_5000 = "tmdb_5000"
+DBPEDIA_REDIAL = "dbpedia_redial_kg"
+SOURCE_TRUST = (TMDB_10866, MOVIES_DATASET_5000, TMDB_5000, TMDB_CREDITS, TMDB_POPULAR, WIKIPEDIA, TOMASONJO, HETREC,
+                ENTITY2REC, DBPEDIA_REDIAL)
+"""Which source's fact wins, most trusted first: the TMDb-derived files (their directors agree with each other 98 %
+of the time), then Wikipedia's lead paragraphs, then the MovieLens people table (98 % with TMDb), HetRec (93 %) and
+the DBpedia mappings (92 %)."""
+FILM_PEOPLE = {
+    TMDB_10866: read_tmdb_10866,
+    MOVIES_DATASET_5000: read_movies_dataset_5000,
+    TOMASONJO: read_tomasonjo,
+    HETREC: read_hetrec,
+    ENTITY2REC: read_entity2rec,
+}
+"""film_people/ folders and their readers (recommender/film_sources.py)."""
+RECENT_FILMS = {TMDB_CREDITS: read_tmdb_credits, WIKIPEDIA: read_wikipedia, TMDB_POPULAR: read_tmdb_popular}
+"""recent_films/ folders and their readers."""
+RECENT_ID_PREFIXES = {TMDB_CREDITS: "tm", WIKIPEDIA: "wp", TMDB_POPULAR: "tp"}
+"""Ids of films new from recent_films: "tm<TMDb id>" where the film has one, else "wp"/"tp" and 8 hex digits of a
+hash of the Wikipedia page name, or of title and year (stable while the source row is)."""
 MAX_KEYWORDS = 12
 COOC_NEIGHBOURS = 50
 LIKED_RATING = 4.0
@@ -157,6 +191,15 @@ class _Draft:
     """Spoken languages from TMDB (names as in LANGUAGE_CODES)."""
     dbpedia: list[_DbpediaFilm] = field(default_factory=list)
     """DBpedia resources linked by title and year; their facts are applied after the audit (`_apply_dbpedia`)."""
+    records: list[SourceFilm] = field(default_factory=list)
+    """Rows of film_people/, recent_films/ and tmdb_5000 joined to this film; `_settle_facts` picks from them."""
+    ordered: dict[str, int] = field(default_factory=dict)
+    """Per role, how many leading names are in the source's own order (billing), which fame must not change."""
+    runtime: int | None = None
+    language: str | None = None
+    series: str | None = None
+    recent: bool = False
+    """Built from a recent_films row (2019-2025)."""
 
     def add_genre(self, genre: str | None) -> None:
         if genre and genre not in self.genres:
@@ -169,7 +212,10 @@ class _Draft:
                 bool(self.dbpedia), self.item_id)
 
     def facts(self) -> FilmFacts:
-        people = self.dbpedia[0].people if self.dbpedia else {}
+        people: dict[str, list[str]] = defaultdict(list)
+        for source in ([self.dbpedia[0].people] if self.dbpedia else []) + [r.people for r in self.records]:
+            for role, names in source.items():
+                people[role] += names
         return FilmFacts(
             key=self.item_id,
             names=frozenset(normalize_title(t) for t in (self.title, *self.aliases)),
@@ -179,6 +225,8 @@ class _Draft:
             directors=frozenset(people.get("director", ())),
             people=frozenset(name for names in people.values() for name in names),
             redial_ids=tuple(self.redial_ids),
+            recent=self.recent,
+            words=description_words(self.overview, (self.title, *self.aliases)),
         )
 
 
@@ -301,6 +349,9 @@ def _read_tmdb(shared: Path, drafts: list[_Draft], index: _TitleIndex) -> int:
             draft.keywords = tmdb_keywords + [k for k in draft.keywords if k not in tmdb_keywords]
             draft.popularity_signals["tmdb_votes"] = float(row["vote_count"] or 0)
             draft.popularity_signals["tmdb_popularity"] = float(row["popularity"] or 0)
+            runtime = int(float(row["runtime"] or 0))
+            draft.records.append(SourceFilm(source=TMDB_5000, title=row["title"], year=year, tmdb=row["id"],
+                                            runtime=runtime or None, language=language_code(row["original_language"])))
             if draft.year is None and year:
                 draft.year = year
     return matched
@@ -433,7 +484,8 @@ class ResolutionReport:
 def _candidate_pairs(drafts: list[_Draft]) -> list[tuple[_Draft, _Draft]]:
     by_name: dict[str, list[_Draft]] = defaultdict(list)
     for draft in drafts:
-        for name in {normalize_title(t) for t in (draft.title, *draft.aliases)}:
+        # A title of no Latin letters or digits normalises to "" and would pair with every other such title.
+        for name in {normalize_title(t) for t in (draft.title, *draft.aliases)} - {""}:
             by_name[name].append(draft)
     pairs = {}
     for group in by_name.values():
@@ -493,6 +545,7 @@ def _merge(keep: _Draft, other: _Draft) -> list[AuditFinding]:
     for genre in other.genres:
         keep.add_genre(genre)
     keep.keywords += [k for k in other.keywords if k not in keep.keywords]
+    keep.records += other.records
     if not keep.overview and other.overview:
         keep.overview, keep.tagline = other.overview, other.tagline
     for name, value in other.popularity_signals.items():
@@ -522,12 +575,221 @@ def _apply_dbpedia(drafts: list[_Draft]) -> None:
                 draft.add_genre(genre)
 
 
+def _recent_id(record: SourceFilm) -> str:
+    if record.tmdb:
+        return f"tm{record.tmdb}"
+    if record.source == WIKIPEDIA and record.href:
+        key = record.href
+    else:
+        key = f"{normalize_title(record.title)}|{record.year}"
+    return f"{RECENT_ID_PREFIXES[record.source]}{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+
+@dataclass
+class RecentReport:
+    """What recent_films/ gave: rows read per source, rows left out and why."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    left_out: list[tuple[str, str, str]] = field(default_factory=list)
+    """(source, film, why) for rows that made no record."""
+
+
+def _read_recent(shared: Path, drafts: list[_Draft]) -> RecentReport:
+    """One draft per recent_films row of 2019-2025; entity resolution merges the rows of one film afterwards (with
+    each other and with catalog films of the same title), under the recent-films rule of entity_resolution."""
+    report = RecentReport()
+    taken: dict[str, str] = {}
+    for source, read in RECENT_FILMS.items():
+        rows = read(shared / "recent_films" / source)
+        report.rows[source] = len(rows)
+        for record in rows:
+            label = f"{record.title} ({record.year})"
+            if record.year is not None and record.year < FIRST_RECENT_YEAR:
+                continue  # older rows of the popular-films file serve the catalog's films (`_join_film_people`)
+            if record.year is None or record.year > LAST_RECENT_YEAR or not normalize_title(record.title):
+                if record.year is None:
+                    why = "no year"
+                elif record.year > LAST_RECENT_YEAR:
+                    why = f"dated after {LAST_RECENT_YEAR}: not released"
+                else:
+                    why = "a title of no Latin letters: it cannot be typed or linked"
+                report.left_out.append((source, label, why))
+                continue
+            item_id = _recent_id(record)
+            if item_id in taken:
+                # The same source row twice (the popular file repeats 122 rows): one record is enough.
+                report.left_out.append((source, label, f"repeats the row of {taken[item_id]}"))
+                continue
+            taken[item_id] = label
+            draft = _Draft(item_id=item_id, title=record.title, year=record.year, overview=record.overview,
+                           records=[record], recent=True)
+            draft.sources["recent"] = source
+            for key, value in (("tmdb", record.tmdb), ("imdb", record.imdb), ("wikipedia", record.href)):
+                if value:
+                    draft.sources[key] = value
+            draft.popularity_signals.update(record.popularity)
+            drafts.append(draft)
+    return report
+
+
+@dataclass
+class FactReport:
+    """How film_people/ and the older rows of recent_films/ joined the catalog, and where sources disagreed."""
+
+    joined: dict[str, Counter] = field(default_factory=dict)
+    """Per source, rows joined by each way (tmdb, imdb, movielens, title+year) and rows not joined."""
+    refused: list[tuple[str, str, str]] = field(default_factory=list)
+    """(item, source row, why): id joins whose row is another film (a namesake mapping)."""
+    disagreements: list[tuple[str, str, str, str]] = field(default_factory=list)
+    """(item, fact, kept value and source, other value and source)."""
+
+
+def _join_film_people(shared: Path, drafts: list[_Draft]) -> FactReport:
+    """Attach each film_people row (and each popular-films row older than 2019) to its catalog film: TMDb id, then
+    IMDb id, then MovieLens id, then the same title in the same year (one film only). HetRec joins by IMDb id only
+    (its MovieLens links were made by title search); a DBpedia resource named for another year is refused."""
+    report = FactReport()
+    by_tmdb = {d.sources["tmdb"]: d for d in drafts if "tmdb" in d.sources}
+    by_imdb = {d.sources["imdb"]: d for d in drafts if "imdb" in d.sources}
+    by_ml = {ml: d for d in drafts for ml in d.movielens_ids}
+    by_title: dict[tuple[str, int | None], list[_Draft]] = defaultdict(list)
+    for draft in drafts:
+        for name in dict.fromkeys(normalize_title(t) for t in (draft.title, *draft.aliases)):
+            by_title[(name, draft.year)].append(draft)
+    sources: list[tuple[str, list[SourceFilm]]] = [
+        (name, read(shared / "film_people" / name)) for name, read in FILM_PEOPLE.items()]
+    sources.append((TMDB_POPULAR, [r for r in read_tmdb_popular(shared / "recent_films" / TMDB_POPULAR)
+                                   if r.year is not None and r.year < FIRST_RECENT_YEAR]))
+    for source, rows in tqdm(sources, desc="film facts", unit="source"):
+        counts = report.joined.setdefault(source, Counter())
+        for record in rows:
+            draft, way = None, "not joined"
+            if record.tmdb and record.tmdb in by_tmdb:
+                draft, way = by_tmdb[record.tmdb], "tmdb id"
+            elif record.imdb and record.imdb in by_imdb:
+                draft, way = by_imdb[record.imdb], "imdb id"
+            elif record.movielens and record.movielens in by_ml and source != HETREC:
+                draft, way = by_ml[record.movielens], "movielens id"
+            elif source != HETREC and record.year is not None:
+                name = normalize_title(record.title)
+                films = by_title.get((name, record.year), [])
+                if not films:
+                    # Release years differ by one across sources (festival vs. national release).
+                    films = [d for gap in (-1, 1) for d in by_title.get((name, record.year + gap), [])]
+                if len(films) == 1:
+                    draft, way = films[0], "title and year"
+            if draft is not None and record.resource_year and draft.year and \
+                    abs(record.resource_year - draft.year) > MAX_YEAR_GAP:
+                report.refused.append((_described(draft), f"{source} {record.href}",
+                                       f"the resource is a {record.resource_year} film"))
+                draft, way = None, "refused (namesake)"
+            counts[way] += 1
+            if draft is not None:
+                draft.records.append(record)
+    return report
+
+
+def _trusted(records: list[SourceFilm]) -> list[SourceFilm]:
+    return sorted(records, key=lambda r: SOURCE_TRUST.index(r.source))
+
+
+def _settle_facts(drafts: list[_Draft], report: FactReport) -> None:
+    """Each fact of each film from the most trusted source that has it (SOURCE_TRUST); a director or runtime
+    another source gives differently goes to the report. `sources["facts.<fact>"]` names the sources of each fact,
+    the one that decided first."""
+    for draft in drafts:
+        records = _trusted(draft.records)
+        _settle_people(draft, records, report)
+        for fact in ("runtime", "language", "series"):
+            given = [(getattr(r, fact), r.source) for r in records if getattr(r, fact)]
+            if given:
+                setattr(draft, fact, given[0][0])
+                draft.sources[f"facts.{fact}"] = given[0][1]
+        runtimes = [(r.runtime, r.source) for r in records if r.runtime]
+        for runtime, source in runtimes[1:]:
+            # Cuts differ by a few minutes; a bigger gap is worth a look.
+            if abs(runtime - runtimes[0][0]) > 10:
+                report.disagreements.append((_described(draft), "runtime", f"{runtimes[0][0]} min ({runtimes[0][1]})",
+                                             f"{runtime} min ({source})"))
+        described = next((r for r in records if r.overview), None)
+        # A recent film's description is the most trusted one (a TMDb overview before a Wikipedia lead); a catalog
+        # film keeps the overview it has.
+        if described and (draft.recent or not draft.overview):
+            draft.overview, draft.tagline = described.overview, described.tagline
+            draft.sources["facts.description"] = described.source
+        for record in records:
+            for genre in record.genres:
+                draft.add_genre(_genre(genre))
+            draft.keywords += [k for k in record.keywords if k not in draft.keywords]
+            # Only a recent film takes the 2025 popularity signals: the catalog's films keep the signals they were
+            # ranked by (2025 TMDb popularity favours a few odd older titles).
+            for name, value in record.popularity.items() if draft.recent else ():
+                draft.popularity_signals[name] = max(value, draft.popularity_signals.get(name, 0.0))
+        if draft.recent:
+            draft.sources["recent"] = " ".join(sorted({r.source for r in records if r.source in RECENT_FILMS}))
+            for record in records:
+                if record.imdb:
+                    draft.sources.setdefault("imdb", record.imdb)
+
+
+def _settle_people(draft: _Draft, records: list[SourceFilm], report: FactReport) -> None:
+    """Directors from the most trusted source that names any; the cast led by the most trusted billing order
+    (then other sources' names, ordered by fame later); writers and composers from every source. The DBpedia
+    people already on the draft rank last."""
+    dbpedia = {role: list(names) for role, names in draft.people.items() if names}
+    candidates = [(r.source, r.people, r.billed) for r in records if r.people]
+    if dbpedia:
+        candidates.append((DBPEDIA_REDIAL, dbpedia, False))
+    people: dict[str, list[str]] = defaultdict(list)
+    for role in MAX_PEOPLE:
+        given = [(source, names[role], billed) for source, names, billed in candidates if names.get(role)]
+        if not given:
+            continue
+        keys: set[str] = set()
+        used = []
+        if role == "director":
+            # One source decides; another source naming none of them is a disagreement, not a co-director.
+            first_source, first = given[0][0], given[0][1]
+            people[role] = list(first)
+            used.append(first_source)
+            for source, names, _ in given[1:]:
+                if any(same_person(a, b) for a in first for b in names):
+                    used.append(source)
+                    # Two TMDb files name one director only ("Everything Everywhere All at Once"): a TMDb or
+                    # Wikipedia source that agrees on one adds the co-directors.
+                    if source in TMDB_DERIVED or source == WIKIPEDIA:
+                        people[role] += [n for n in names if not any(same_person(n, p) for p in people[role])]
+                else:
+                    report.disagreements.append((_described(draft), "director", f"{', '.join(first)} ({first_source})",
+                                                 f"{', '.join(names)} ({source})"))
+        else:
+            ordered = next(((source, names) for source, names, billed in given if billed or source == WIKIPEDIA), None)
+            if role == "star" and ordered:
+                # Billing order (TMDb), or the Wikipedia list's order, leads; fame never reorders it.
+                people[role] = list(ordered[1][: MAX_PEOPLE[role]])
+                draft.ordered[role] = len(people[role])
+                used.append(ordered[0])
+                if ordered[0] != WIKIPEDIA:
+                    draft.sources["facts.billing"] = ordered[0]
+            keys = {person_key(n) for n in people[role]}
+            for source, names, _ in given:
+                new = [n for n in names if person_key(n) not in keys]
+                if new:
+                    people[role] += new
+                    keys |= {person_key(n) for n in new}
+                    used.append(source)
+        draft.sources[f"facts.{role}"] = " ".join(dict.fromkeys(used))
+    draft.people = people
+
+
 def _order_people_by_fame(drafts: list[_Draft]) -> None:
-    """DBpedia lists people alphabetically; keep the best known (most films here) first, then cap."""
+    """DBpedia and the MovieLens people table list people in no useful order; after the names in billing order
+    (`_Draft.ordered`), keep the best known (most films here) first, then cap. Equal fame keeps source order."""
     films = Counter(name for d in drafts for names in d.people.values() for name in set(names))
     for draft in drafts:
         for role, names in draft.people.items():
-            draft.people[role] = sorted(names, key=lambda n: -films[n])[: MAX_PEOPLE[role]]
+            fixed = draft.ordered.get(role, 0)
+            draft.people[role] = (names[:fixed] + sorted(names[fixed:], key=lambda n: -films[n]))[: MAX_PEOPLE[role]]
 
 
 def _popularity(drafts: list[_Draft]) -> dict[str, float]:
@@ -585,8 +847,9 @@ def _cooccurrence(shared: Path, drafts: list[_Draft]) -> dict[str, list[tuple[st
         # Shrink pairs seen by only one or two users: raw cosine overrates them.
         raw = co.data[start:end]
         scores = raw / (norm[i] * norm[neighbours]) * (raw / (raw + 2.0))
-        top = np.argsort(-scores)[:COOC_NEIGHBOURS]
-        result[ids[i]] = [(ids[neighbours[j]], round(float(scores[j]), 4)) for j in top]
+        # Rounded first, so that scores equal in the file are equal here; ties then go by id (top_scored).
+        rounded = {ids[n]: round(float(score), 4) for n, score in zip(neighbours, scores)}
+        result[ids[i]] = top_scored(rounded, COOC_NEIGHBOURS)
     return result
 
 
@@ -603,6 +866,9 @@ class _Conversation:
     """dialogue (the 1,401 with text and roles) | extra (item lists of the further train conversations)."""
     sequence: list[tuple[str, int]] = field(default_factory=list)
     """ReDial movie ids in order of first mention, with the seeker's liked answer (1 yes, 0 no, 2 did not say)."""
+    workers: dict[str, str] = field(default_factory=dict)
+    """{"seeker": id, "recommender": id}: the crowd workers, where the file names them (dialogues only), so that
+    the co-mention counts can count one worker's habit once (recommender.cooccurrence)."""
 
 
 def _read_train_conversations(redial_dir: Path) -> list[_Conversation]:
@@ -624,7 +890,9 @@ def _read_train_conversations(redial_dir: Path) -> list[_Conversation]:
                 order = [m for msg in raw["messages"] for m in re.findall(r"@(\d+)", msg["text"])]
                 order += list(raw.get("movieMentions") or {})
                 liked = {m: int(questions.get(m, {}).get("liked", UNKNOWN_LIKED)) for m in order}
-                keep(_Conversation(str(raw["conversationId"]), source, [(m, liked[m]) for m in dict.fromkeys(order)]))
+                workers = {"seeker": str(raw["initiatorWorkerId"]), "recommender": str(raw["respondentWorkerId"])}
+                keep(_Conversation(str(raw["conversationId"]), source, [(m, liked[m]) for m in dict.fromkeys(order)],
+                                   workers))
     for name in ("train_extra_items.jsonl", "train_extra_text.jsonl"):
         with open(redial_dir / name, encoding="utf-8") as handle:
             for line in handle:
@@ -647,7 +915,8 @@ def _train_conversations(shared: Path, drafts: list[_Draft]) -> list[dict]:
                 sequence[item] = liked
         if sequence:
             result.append({"conversation": conv.conversation, "source": conv.source, "items": sorted(sequence),
-                           "sequence": [[item, liked] for item, liked in sequence.items()]})
+                           "sequence": [[item, liked] for item, liked in sequence.items()]}
+                          | ({"workers": conv.workers} if conv.workers else {}))
     return result
 
 
@@ -657,8 +926,39 @@ def _write_json_gz(data: dict, path: Path) -> None:
         gz.write(json.dumps(data, sort_keys=True).encode())
 
 
+
+
+def coverage(items: list[Item]) -> dict[str, float | int]:
+    """Shares of items with each fact, for `liner build-assets` to print and tests/test_build_assets.py to hold to
+    issue 16 and 22's floors. Runtime, language and the director of popular films are also given for the films
+    before 2019 alone: the recent sources give runtime and language for a few hundred films, and no director for
+    most films of TMDb's popular list (which is what makes them popular here)."""
+    def share(group: list[Item], has) -> float:
+        return sum(bool(has(item)) for item in group) / max(len(group), 1)
+
+    popular = [item for item in items if item.popularity > 0.5]
+    recent = [item for item in items if item.year and FIRST_RECENT_YEAR <= item.year <= LAST_RECENT_YEAR]
+    older = [item for item in items if not (item.year and item.year >= FIRST_RECENT_YEAR)]
+    older_popular = [item for item in popular if not (item.year and item.year >= FIRST_RECENT_YEAR)]
+    return {
+        "director": share(items, lambda i: i.people.get("director")),
+        "director_popular": share(popular, lambda i: i.people.get("director")),
+        "director_popular_before_2019": share(older_popular, lambda i: i.people.get("director")),
+        "cast": share(items, lambda i: i.people.get("star")),
+        "billing_cast": share(items, lambda i: "facts.billing" in i.sources),
+        "runtime": share(items, lambda i: i.runtime),
+        "runtime_before_2019": share(older, lambda i: i.runtime),
+        "language": share(items, lambda i: i.language),
+        "language_before_2019": share(older, lambda i: i.language),
+        "series": sum(bool(item.series) for item in items),
+        "recent_films": len(recent),
+        "recent_description": share(recent, lambda i: i.description and "facts.description" in i.sources),
+        "recent_director": share(recent, lambda i: i.people.get("director")),
+    }
+
+
 def _write_merge_report(report: ResolutionReport, audit: list[AuditFinding], flagged: list[AuditFinding],
-                        path: Path) -> None:
+                        path: Path, recent: RecentReport, facts: FactReport, shares: dict[str, float | int]) -> None:
     lines = ["# Catalog merge report", "",
              "Written by `liner build-assets` (recommender/build_assets.py, rule: recommender/entity_resolution.py).",
              "", f"## Merged: {len(report.merged)} records folded into the film they duplicate", "",
@@ -675,6 +975,26 @@ def _write_merge_report(report: ResolutionReport, audit: list[AuditFinding], fla
               "DBpedia's country often names a filming location or one co-producer, so these facts stay.", "",
               "| film | DBpedia resource | difference |", "|---|---|---|"]
     lines += [f"| {f.item_id} {f.film} | {f.resource} | {f.problem} |" for f in flagged]
+    lines += ["", "## Coverage", "", "| fact | share of items |", "|---|---|"]
+    lines += [f"| {name} | {value:.1%} |" if isinstance(value, float) else f"| {name} | {value:,} items |"
+              for name, value in shares.items()]
+    lines += ["", "## Film facts joined (film_people/, and recent_films/ rows before 2019)", "",
+              "Rows of each source and how they joined a catalog film (`_join_film_people`); a fact comes from the "
+              "most trusted source that has it (`SOURCE_TRUST`).", "", "| source | joined by | rows |", "|---|---|---|"]
+    lines += [f"| {source} | {way} | {n:,} |" for source, counts in facts.joined.items()
+              for way, n in sorted(counts.items())]
+    lines += ["", f"## Refused: {len(facts.refused)} rows mapped to a namesake", "", "| film | row | why |",
+              "|---|---|---|"]
+    lines += [f"| {item} | {row} | {why} |" for item, row, why in facts.refused]
+    lines += ["", f"## Disagreements: {len(facts.disagreements)} facts two sources give differently (the first kept)",
+              "", "| film | fact | kept | other |", "|---|---|---|---|"]
+    lines += [f"| {item} | {fact} | {kept} | {other} |" for item, fact, kept, other in facts.disagreements]
+    lines += ["", "## Recent films (recent_films/, 2019-2025)", "",
+              "Every row of 2019-2025 is a record; entity resolution (above: Merged / Kept apart) joins the rows of "
+              "one film, and a film already in the catalog. Rows read: "
+              + ", ".join(f"{source} {n:,}" for source, n in recent.rows.items()) + ".", "",
+              f"### Left out: {len(recent.left_out)} rows", "", "| source | row | why |", "|---|---|---|"]
+    lines += [f"| {source} | {film} | {why} |" for source, film, why in recent.left_out]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -703,9 +1023,12 @@ def build_assets(shared: Path, out_dir: Path, settings: Settings | None = None,
     tmdb_matched = _read_tmdb(shared, drafts, index)
     dbpedia_matched = _read_dbpedia(shared, index)
     audit, flagged = _audit_dbpedia(drafts)
+    recent = _read_recent(shared, drafts)
     records = len(drafts)
     drafts, resolution = _resolve_duplicates(drafts, DialogueEvidence.from_redial(shared / "redial"))
     _apply_dbpedia(drafts)
+    facts = _join_film_people(shared, drafts)
+    _settle_facts(drafts, facts)
     _order_people_by_fame(drafts)
     popularity = _popularity(drafts)
 
@@ -727,19 +1050,24 @@ def build_assets(shared: Path, out_dir: Path, settings: Settings | None = None,
                 has_overview=bool(draft.overview),
                 popularity=popularity[draft.item_id],
                 sources={key: value for key, value in sorted(sources.items()) if value},
+                runtime=draft.runtime,
+                language=draft.language,
+                series=draft.series,
             )
         )
+    shares = coverage(items)
     out_dir = Path(out_dir)
     write_catalog(items, out_dir / "catalog.jsonl.gz")
     conversations = _train_conversations(shared, drafts)
     cooc = {
         "source": "MovieLens ml-latest-small ratings >= 4 (item-item cosine, shrunk); items of every ReDial train "
-                  "conversation (1,401 dialogues + 8,545 item lists), by conversation id",
+                  "conversation (1,401 dialogues + 8,501 further item lists), by conversation id, with the crowd workers "
+                  "where known",
         "movielens": _cooccurrence(shared, drafts),
         "redial_conversations": conversations,
     }
     _write_json_gz(cooc, out_dir / "cooccurrence.json.gz")
-    _write_merge_report(resolution, audit, flagged, out_dir / "merge_report.md")
+    _write_merge_report(resolution, audit, flagged, out_dir / "merge_report.md", recent, facts, shares)
     counts: dict[str, int | str] = {}
     if embeddings:
         counts["embeddings_bytes"] = _write_embeddings(out_dir / "catalog.jsonl.gz",
@@ -759,5 +1087,8 @@ def build_assets(shared: Path, out_dir: Path, settings: Settings | None = None,
         "cooccurrence_items": len(cooc["movielens"]),
         "redial_conversations": len(conversations),
         "dialogue_conversations": sum(c["source"] == "dialogue" for c in conversations),
+        "recent_rows_left_out": len(recent.left_out),
+        "fact_disagreements": len(facts.disagreements),
+        "namesake_rows_refused": len(facts.refused),
         "merge_report": str(out_dir / "merge_report.md"),
-    }
+    } | {name: f"{share:.1%}" if isinstance(share, float) else share for name, share in shares.items()}

@@ -15,6 +15,7 @@ from core.ids import NodeId, item_node
 from core.item import Item
 from core.preferences import Constraints
 from core.profile import Profile
+from core.stats import top_scored
 from core.vocabulary import Kind
 from recommender.artifacts import Artifacts
 from recommender.audience import FamilyRules, load_family_rules
@@ -117,20 +118,20 @@ class CandidateGenerator:
         scores = self.artifacts.ppr.scores(
             nodes, alpha=self.settings.ppr_alpha, top_k=self.settings.candidates_per_source
         )
-        return sorted(scores, key=scores.get, reverse=True)
+        return [item_id for item_id, _ in top_scored(scores)]
 
     def _cooc(self, liked_items: dict[str, float]) -> list[str]:
         if not liked_items:
             return []
         scores = self.artifacts.cooc.scores(liked_items, top_k=self.settings.candidates_per_source)
-        return sorted(scores, key=scores.get, reverse=True)
+        return [item_id for item_id, _ in top_scored(scores)]
 
     def _sequence(self, liked_items: dict[str, float]) -> list[str]:
         """What recommendation conversations bring up next after the liked items (ordered co-mentions)."""
         if not liked_items:
             return []
         scores = self.artifacts.cooc.next_scores(liked_items, top_k=self.settings.candidates_per_source)
-        return sorted(scores, key=scores.get, reverse=True)
+        return [item_id for item_id, _ in top_scored(scores)]
 
     def _popular(self, query: Query, ranked: Iterable[Item]) -> list[str]:
         """The first items of a popularity order that fit the constraints."""
@@ -151,8 +152,7 @@ class CandidateGenerator:
     def generate(self, profile: Profile, query: Query, times: StageTimes | None = None) -> list[Candidate]:
         """Fused, filtered candidates, best first (not yet diversified or LLM-ranked)."""
         times = times or StageTimes()
-        s = self.settings
-        liked_items, nodes = _seed_weights(profile, query, s)
+        liked_items, nodes = _seed_weights(profile, query, self.settings)
 
         started = time.perf_counter()
         lists = {"dense": self._dense(profile, query, liked_items)}
@@ -162,21 +162,42 @@ class CandidateGenerator:
         times.add("kg", started)
         started = time.perf_counter()
         lists["cooc"] = self._cooc(liked_items)
-        lists["conversations"] = self._talked_about(query)
-        lists["popularity"] = self._popular(query, self._by_popularity)
         lists["sequence"] = self._sequence(liked_items)
         times.add("retrieve", started)
+        result = self._fuse(profile, query, lists, liked_items, times)
+        known_matches = sum(1 for c in result if c.item.genres)
+        if known_matches < self.settings.cards and query.constraints.include_genres:
+            # Too few items are known to match the asked genres (those whose genres the catalog lacks pass any
+            # genre): relax that constraint rather than show nothing or only them. Only the two sources that walk
+            # a constraint-filtered order depend on it; the others are reused.
+            relaxed = dataclasses.replace(query, constraints=dataclasses.replace(query.constraints,
+                                                                                 include_genres=[]))
+            result = self._fuse(profile, relaxed, lists, liked_items, times)
+        return result
 
+    def _fuse(self, profile: Profile, query: Query, lists: dict[str, list[str]], liked_items: dict[str, float],
+              times: StageTimes) -> list[Candidate]:
+        """The constraint-filtered popularity sources added to the other lists, fused by weighted reciprocal rank,
+        filtered and adjusted by the turn's factors."""
+        s = self.settings
+        started = time.perf_counter()
+        lists = lists | {"conversations": self._talked_about(query),
+                         "popularity": self._popular(query, self._by_popularity)}
+        times.add("retrieve", started)
         weights = {"dense": s.weight_dense, "kg": s.weight_kg, "cooc": s.weight_cooc,
                    "conversations": s.weight_conversations, "popularity": s.weight_popularity,
                    "sequence": s.weight_sequence}
+        if s.prior_half_signals > 0:
+            said = len(profile.liked()) + len(query.anchor_items) + len(query.boost_nodes)
+            for prior in ("conversations", "popularity"):
+                weights[prior] /= 1.0 + said / s.prior_half_signals
         if profile.novelty == "familiar":
             weights["popularity"] *= s.familiar_popularity_boost
         fused: dict[str, Candidate] = {}
         catalog = self.artifacts.catalog
         excluded = query.exclude | profile.rejected | profile.seen | set(liked_items)
-        for source, ids in lists.items():
-            for rank, item_id in enumerate(ids):
+        for source in SOURCES:
+            for rank, item_id in enumerate(lists[source]):
                 if item_id in excluded:
                     continue
                 candidate = fused.get(item_id)
@@ -205,11 +226,7 @@ class CandidateGenerator:
             candidate.factor = factor
             candidate.score *= factor
             result.append(candidate)
-        if len(result) < s.cards and query.constraints.include_genres:
-            # Too few items match the asked genres: relax that constraint rather than show nothing.
-            relaxed = dataclasses.replace(query.constraints, include_genres=[])
-            return self.generate(profile, dataclasses.replace(query, constraints=relaxed), times)
-        result.sort(key=lambda c: -c.score)
+        result.sort(key=lambda c: (-c.score, c.item.item_id))
         times.add("filter", started)
         return result
 
@@ -241,18 +258,28 @@ class CandidateGenerator:
 
 
 def _fits(item: Item, constraints: Constraints) -> bool:
-    """Hard filter. An item whose genres or year the catalog does not know is not ruled out by a genre or year
-    constraint (unknown is not a mismatch); _unknown_factor ranks it lower instead."""
-    if item.year is not None:
-        if constraints.year_min and item.year < constraints.year_min:
-            return False
-        if constraints.year_max and item.year > constraints.year_max:
-            return False
+    """Hard filter. An item whose genres the catalog does not know is not ruled out by a genre constraint (unknown
+    is not a mismatch; _unknown_factor ranks it lower instead). An unknown year, runtime or language is: "from the
+    last few years" or "something short" is a promise a guess would break."""
+    if constraints.year_min and (item.year is None or item.year < constraints.year_min):
+        return False
+    if constraints.year_max and (item.year is None or item.year > constraints.year_max):
+        return False
     if item.genres:
         if constraints.exclude_genres and set(item.genres) & set(constraints.exclude_genres):
             return False
         if constraints.include_genres and not set(item.genres) & set(constraints.include_genres):
             return False
+    # Runtime and language are known for about half the catalog: a film whose length or language is unknown is
+    # not offered to someone who asked for "something short" or "a French film" (a guess would break the promise).
+    if constraints.runtime_min and (item.runtime is None or item.runtime < constraints.runtime_min):
+        return False
+    if constraints.runtime_max and (item.runtime is None or item.runtime > constraints.runtime_max):
+        return False
+    if constraints.languages and item.language not in constraints.languages:
+        return False
+    if constraints.exclude_languages and (item.language is None or item.language in constraints.exclude_languages):
+        return False
     return True
 
 
@@ -264,10 +291,8 @@ def _focus_factor(item: Item, focus: dict[str, float], weight: float) -> float:
 
 
 def _unknown_factor(item: Item, constraints: Constraints, penalty: float) -> float:
-    """Down-weight items that passed a constraint only because the catalog lacks the fact it tests."""
+    """Down-weight items that passed a genre constraint only because the catalog lacks their genres."""
     factor = 1.0
-    if item.year is None and (constraints.year_min or constraints.year_max):
-        factor *= penalty
     if not item.genres and (constraints.include_genres or constraints.exclude_genres):
         factor *= penalty
     return factor

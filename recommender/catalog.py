@@ -12,6 +12,8 @@ import zlib
 from pathlib import Path
 from typing import Iterator
 
+import langcodes
+
 from core.item import Item
 
 log = logging.getLogger(__name__)
@@ -20,6 +22,14 @@ log = logging.getLogger(__name__)
 SOURCE_ID_PREFIXES = {"movielens": "ml", "redial": "rd"}
 """Catalog ids built from a source record's id ("ml6", "rd199038"). An item's `sources` value lists every record
 of that source merged into it, space-separated, and `Catalog.get` resolves all of their ids to the item."""
+
+
+def language_name(code: str | None) -> str | None:
+    """"fr" -> "French"; None for no code or one langcodes does not know."""
+    if not code:
+        return None
+    name = langcodes.Language.get(code).display_name()
+    return None if name.startswith("Unknown language") else name
 
 
 class CatalogError(RuntimeError):

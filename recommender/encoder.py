@@ -13,6 +13,7 @@ import numpy as np
 
 from core.cache import LRUCache
 from core.item import Item
+from recommender.catalog import language_name
 from recommender.settings import Settings
 
 if TYPE_CHECKING:
@@ -137,6 +138,12 @@ class Encoder:
             parts.append("starring " + ", ".join(stars[:3]))
         if item.keywords:
             parts.append("about " + ", ".join(item.keywords[:8]))
+        # Only a non-English language tells films apart; "English" on two thirds of the catalog would not.
+        language = language_name(item.language) if item.language != "en" else None
+        if language:
+            parts.append(f"in {language}")
+        if item.series:
+            parts.append(f"part of {item.series}")
         text = ". ".join(parts) + "."
         description = item.description.strip()
         limit = self.settings.embed_description_chars

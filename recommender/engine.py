@@ -52,7 +52,8 @@ class RecommenderEngine:
         self._llm = llm
         self._ranker: LLMRanker | None = None
         self._explainer: Explainer | None = None
-        self.learned = LearnedRanker.load(settings.ranker_path) if settings.learned_ranker else None
+        self.learned = (LearnedRanker.load(settings.ranker_path, settings.familiar_damping)
+                        if settings.learned_ranker else None)
         self.feature_observer: Callable[[list[Candidate], np.ndarray], None] | None = None
         """Called with every fused candidate list and its ranker features (training collects them here)."""
 
@@ -122,7 +123,7 @@ class RecommenderEngine:
             candidate.llm_score = llm_score
             candidate.score = score
         # Blended scores live on another scale: keep the LLM-ranked head ahead of the tail.
-        head.sort(key=lambda c: -c.score)
+        head.sort(key=lambda c: (-c.score, c.item.item_id))
         return head + candidates[len(head):]
 
     def evidence(self, item: Item, profile: Profile) -> Evidence:

@@ -14,6 +14,10 @@ pick up the facts of a namesake (Taxi Driver (1977) got the Malayalam film's dir
    directors differ.
 3. Otherwise titles must match, years be within one, and known directors agree.
 Records more than a year apart are not compared unless rule 1 or 2 decides.
+
+Films from ../shared/data/recent_films (2019-2025: Wikipedia lists, TMDb extracts, mostly without ids) are judged
+before rule 2: the same title in the same year is the same film unless known directors differ; a year apart it is
+the same film only when people or the descriptions agree (RECENT_MIN_SHARED_WORDS).
 """
 
 from __future__ import annotations
@@ -28,11 +32,15 @@ from typing import Iterable
 
 from core.item import Item
 from recommender.catalog import normalize_title
+from recommender.film_sources import same_person
 
 MAX_YEAR_GAP = 1
 """Release years of one film differ by at most this across sources (festival vs. national release)."""
 MIN_DIALOGUES_ACROSS_YEARS = 3
 """Dialogues that must name the other film's people before a ReDial record more than a year off is merged."""
+RECENT_MIN_SHARED_WORDS = 4
+"""Distinctive description words (not in the title, not common) two descriptions of one film a year apart share;
+a Wikipedia lead and a TMDb overview of the same film name the same places, characters and plot nouns."""
 MIN_SURNAME_CHARS = 5
 """Shorter surnames ("Bay", "Lee") match too many words; those people count only by their full name."""
 
@@ -52,11 +60,15 @@ class FilmFacts:
     directors: frozenset[str] = frozenset()
     people: frozenset[str] = frozenset()
     redial_ids: tuple[str, ...] = ()
+    recent: bool = False
+    """A record from recent_films (or an item built from one): judged by the recent-films rule."""
+    words: frozenset[str] = frozenset()
+    """Distinctive words of its description (`description_words`), for the recent-films rule."""
 
     @property
     def redial_only(self) -> bool:
         """Known from ReDial's list alone: its title and year are all that is sure about it."""
-        return not self.imdb and not self.tmdb
+        return not self.imdb and not self.tmdb and not self.recent
 
     @classmethod
     def of_item(cls, item: Item) -> "FilmFacts":
@@ -69,6 +81,8 @@ class FilmFacts:
             directors=frozenset(item.people.get("director", ())),
             people=frozenset(name for _, name in item.all_people()),
             redial_ids=tuple(item.sources.get("redial", "").split()),
+            recent=bool(item.sources.get("recent")),
+            words=description_words(item.description, (item.title, *item.aliases)),
         )
 
 
@@ -82,6 +96,20 @@ class Verdict:
 
 def _tokens(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", normalize_title(text))
+
+
+_COMMON_WORDS = frozenset("""
+about after against also american among another around based been before being between both called comedy could
+directed drama during each every film films first follows from have into life love more most movie must only other
+over own released series starring stars story their them then there these they this three through time told under
+until when where which while whose will with woman women world would year years young written""".split())
+
+
+def description_words(text: str, titles: Iterable[str] = ()) -> frozenset[str]:
+    """Words of five letters or more in a description, less its title's words and common words: what two
+    descriptions of one film share (names of characters, places, plot nouns)."""
+    title_words = {w for t in titles for w in _tokens(t)}
+    return frozenset(w for w in _tokens(text) if len(w) >= 5 and w not in _COMMON_WORDS and w not in title_words)
 
 
 class DialogueEvidence:
@@ -130,6 +158,28 @@ class DialogueEvidence:
         return sum(any(p in text for p in patterns) for text in self.dialogues(redial_ids))
 
 
+def _same_recent_film(a: FilmFacts, b: FilmFacts, gap: int) -> Verdict:
+    """The recent-films rule (module docstring); a and b share a title and are at most a year apart. Sources list
+    co-directors partly ("Ultraman: Rising"), so directors that differ only part two films that share no two
+    people."""
+    shared_people = {p for p in a.people if any(same_person(p, q) for q in b.people)}
+    if a.directors and b.directors and len(shared_people) < 2 and \
+            not any(same_person(p, q) for p in a.directors for q in b.directors):
+        return Verdict(False, "same title, different directors", 2)
+    if gap == 0:
+        return Verdict(True, "same title and year (recent films)", 2)
+    if shared_people:
+        return Verdict(True, f"same title, a year apart, {len(shared_people)} people in common", 1)
+    shared_words = a.words & b.words
+    if len(shared_words) >= RECENT_MIN_SHARED_WORDS:
+        return Verdict(True, f"same title, a year apart, descriptions agree ({', '.join(sorted(shared_words)[:4])})",
+                       1)
+    if a.redial_only or b.redial_only:
+        # ReDial's list gives a title and a year, often one off; nothing here speaks against it.
+        return Verdict(True, "same title, years within one, a ReDial record with nothing against it", 1)
+    return Verdict(False, "same title a year apart, no people or description in common", 1)
+
+
 def same_film(a: FilmFacts, b: FilmFacts, evidence: DialogueEvidence) -> Verdict | None:
     """The verdict on two records sharing a title; None when they are too far apart to be taken for one film."""
     if not a.names & b.names or a.year is None or b.year is None:
@@ -140,6 +190,8 @@ def same_film(a: FilmFacts, b: FilmFacts, evidence: DialogueEvidence) -> Verdict
     close = gap <= MAX_YEAR_GAP
     if (a.imdb and b.imdb) or (a.tmdb and b.tmdb):
         return Verdict(False, "different IMDb/TMDB ids", 4) if close else None
+    if a.recent or b.recent:
+        return _same_recent_film(a, b, gap) if close else None
     if a.redial_only or b.redial_only:
         loose, other = (a, b) if a.redial_only else (b, a)
         # Dialogues can only tell two films apart when both have people on record.

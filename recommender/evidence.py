@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+import langcodes
 
 from core.ids import NodeId, item_node, node_id
 from core.item import Item
@@ -18,6 +22,8 @@ from core.vocabulary import Kind, Relation
 from recommender.catalog import Catalog, normalize_title, split_title_year
 
 _RELATION_NAMES = frozenset(r.value for r in Relation)
+LEAD_BILLING = 3
+"""The first-billed stars of a film are its leads: only they are "the star of" it."""
 
 
 @dataclass(frozen=True)
@@ -35,9 +41,19 @@ class Match:
     """True when `because` is a liked title (the item shares `label` with it)."""
     because_relation: str = ""
     """For a person shared with a liked title: their role there, as a Relation phrase ("directed by")."""
+    because_lead: bool = False
+    """For a star shared with a liked title: one of its LEAD_BILLING first-billed stars."""
+    series: str = ""
+    """For a franchise match from the catalog's collections: the series' name ("Toy Story")."""
+    next_in_series: bool = False
+    """For a franchise match: the item is the film that comes right after `because` in the series."""
 
     def describe(self) -> str:
         """'directed by Denis Villeneuve, like Arrival' / 'science fiction, which you like'."""
+        if self.kind == "franchise" and self.next_in_series:
+            return f"the next film in the {self.series} series after {self.because}"
+        if self.kind == "franchise" and self.series:
+            return f"in the {self.series} series, like {self.because}"
         if self.kind == "franchise":
             return f"same series as {self.because}"
         subject = self.label.lower() if self.kind == "genre" else self.label
@@ -61,6 +77,15 @@ class Evidence:
     description: str = ""
     """The item's whole description (empty when the catalog has no real overview): story hooks come from it."""
     popularity: float = 0.0
+    runtime: int | None = None
+    """Minutes; None = unknown."""
+    language: str | None = None
+    """Original language as an ISO 639-1 code ("fr"); None = unknown."""
+    series: str = ""
+    """The series (collection) the item belongs to, without "Collection" ("Toy Story"); empty = none known."""
+    keyword_forms: dict[str, str] = field(default_factory=dict)
+    """keyword -> how the catalog's descriptions write it when that is not plain lower case, with the article
+    they give it ("cia" -> "the CIA", "new york" -> "New York", "future" -> "the future")."""
     matches: list[Match] = field(default_factory=list)
     """Strongest first."""
     cautions: list[str] = field(default_factory=list)
@@ -70,10 +95,15 @@ class Evidence:
     def decade(self) -> str | None:
         return f"{self.year // 10 * 10}s" if self.year else None
 
+    @property
+    def language_name(self) -> str | None:
+        """The original language in English ("French"); None when unknown or not a known language code."""
+        return language_name(self.language)
+
     def key(self) -> str:
         """Identifies what an explanation of this item may say: equal keys, interchangeable explanations."""
-        text = repr((self.item_id, [(m.kind, m.label, m.relation, m.because, m.via_title, m.because_relation)
-                                    for m in self.matches]))
+        text = repr((self.item_id, [(m.kind, m.label, m.relation, m.because, m.via_title, m.because_relation,
+                                     m.because_lead, m.series, m.next_in_series) for m in self.matches]))
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
     def people(self) -> list[str]:
@@ -91,6 +121,92 @@ class Evidence:
             terms |= {str(self.year), f"{decade}s", f"{decade % 100:02d}s"}
         normalized = {normalize_title(t) for t in terms}
         return {t for t in normalized if t}
+
+
+def language_name(code: str | None) -> str | None:
+    """"fr" -> "French"; None for no code or one langcodes does not know (TMDb's "xx", "cn")."""
+    if not code:
+        return None
+    language = langcodes.Language.get(code)
+    return language.display_name() if language.is_valid() and language.has_name_data() else None
+
+
+def series_name(collection: str | None) -> str:
+    """"The Dark Knight Collection" -> "The Dark Knight": how the series is said in a line."""
+    return re.sub(r"\s+collection$", "", (collection or "").strip(), flags=re.IGNORECASE)
+
+
+@lru_cache(maxsize=2)
+def _series_order(catalog: Catalog) -> dict[str, list[str]]:
+    """Collection -> its films' item ids in release order (films without a year last)."""
+    members: dict[str, list[Item]] = defaultdict(list)
+    for item in catalog:
+        if item.series:
+            members[item.series].append(item)
+    return {name: [i.item_id for i in sorted(items, key=lambda i: (i.year or 9999, i.item_id))]
+            for name, items in members.items()}
+
+
+def _follows(item: Item, liked: Item, catalog: Catalog) -> bool:
+    """True when `item` is the next film after `liked` in their collection (both of one collection)."""
+    order = _series_order(catalog).get(item.series or "", [])
+    if item.item_id not in order or liked.item_id not in order:
+        return False
+    return order.index(item.item_id) == order.index(liked.item_id) + 1
+
+
+_DETERMINERS = frozenset("his her their its my your our this that these those one every each no another".split())
+_WORD_RUN = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*")
+
+
+@lru_cache(maxsize=2)
+def _keyword_forms(catalog: Catalog) -> dict[str, str]:
+    """keyword -> how the catalog's descriptions usually write it: with the article they give it ("a small town",
+    "the future", or none: "time travel") and capitalised where they capitalise it ("New York", "the FBI"). Read
+    from every description once, counting only occurrences that do not open a sentence (where every word is
+    capitalised); a keyword seen fewer than three times, or written no one way three times in four, has none."""
+    keywords = {k for item in catalog for k in item.keywords}
+    longest = max((len(k.split()) for k in keywords), default=1)
+    articles: dict[str, Counter] = defaultdict(Counter)
+    casings: dict[str, Counter] = defaultdict(Counter)
+    for item in catalog:
+        if not item.has_overview:
+            continue
+        for sentence in re.split(r"(?<=[.!?])\s+", item.description):
+            tokens = _WORD_RUN.findall(sentence)
+            lowered = [t.lower() for t in tokens]
+            for start in range(1, len(tokens)):
+                for size in range(1, min(longest, len(tokens) - start) + 1):
+                    phrase = " ".join(lowered[start:start + size])
+                    if phrase in keywords:
+                        previous = lowered[start - 1]
+                        if previous in {"a", "an", "the"}:
+                            articles[phrase][previous] += 1
+                        elif previous not in _DETERMINERS:  # "his daughter" tells nothing of the article
+                            articles[phrase][""] += 1
+                        casings[phrase][" ".join(tokens[start:start + size])] += 1
+    forms = {}
+    for keyword, counts in casings.items():
+        casing, seen = counts.most_common(1)[0]
+        words = casing.split()
+        # "War veteran" opened a clause after a colon: a casing counts when every word or none is capitalised.
+        uniform = all(w[:1].isupper() for w in words) or not any(w[:1].isupper() for w in words)
+        if not (seen >= 3 and seen * 4 >= sum(counts.values()) * 3 and uniform):
+            casing = keyword
+        article, used = articles[keyword].most_common(1)[0] if articles[keyword] else ("", 0)
+        if not (used >= 3 and used * 4 >= sum(articles[keyword].values()) * 3):
+            article = ""
+        form = f"{article} {casing}".strip()
+        if form != keyword:
+            forms[keyword] = form
+    return forms
+
+
+@lru_cache(maxsize=2)
+def _genre_shares(catalog: Catalog) -> dict[str, float]:
+    """Genre -> the share of the catalog's films that have it."""
+    counts = Counter(genre for item in catalog for genre in item.genres)
+    return {genre: count / len(catalog) for genre, count in counts.items()}
 
 
 def _first_sentence(text: str, max_words: int = 20) -> str:
@@ -183,13 +299,20 @@ def build_evidence(item: Item, profile: Profile, kg, catalog: Catalog, max_match
             liked, title = _liked_title(entry, catalog)
             if liked is None or liked.item_id == item.item_id:
                 continue
-            if same_series(item, liked, series_keywords):
+            if item.series and item.series == liked.series:
+                matches.append(Match("franchise", title, "same series as", title, via_title=True,
+                                     series=series_name(item.series),
+                                     next_in_series=_follows(item, liked, catalog)))
+            elif not (item.series and liked.series) and same_series(item, liked, series_keywords):
+                # Titles only where the catalog names no collection for one of them.
                 matches.append(Match("franchise", title, "same series as", title, via_title=True))
             liked_facets = _facets(liked, graph)
             for node in sorted(liked_facets.keys() & facets.keys()):
                 if _kind(node) in {"person", "keyword", "genre"}:
-                    matches.append(Match(_kind(node), _label(node, graph), facets[node].phrase, title,
-                                         via_title=True, because_relation=liked_facets[node].phrase))
+                    label = _label(node, graph)
+                    matches.append(Match(_kind(node), label, facets[node].phrase, title, via_title=True,
+                                         because_relation=liked_facets[node].phrase,
+                                         because_lead=label in liked.people.get("star", ())[:LEAD_BILLING]))
         elif entry.node_id in facets and entry.kind in {"person", "genre", "keyword", "decade"}:
             label = _label(entry.node_id, graph)
             matches.append(Match(entry.kind, label, facets[entry.node_id].phrase, label))
@@ -197,7 +320,10 @@ def build_evidence(item: Item, profile: Profile, kg, catalog: Catalog, max_match
             matches.append(Match("keyword", _label(node, graph), "about", entry.label))
     # Stable sort keeps the profile's weight order within one priority and role.
     relation_rank = {r.phrase: r.order for r in Relation} | {"same series as": 0}
-    matches.sort(key=lambda m: (_PRIORITY.get((m.kind, m.via_title), 9), relation_rank[m.relation]))
+    # Among shared genres the rarer says more ("Crime" before "Drama").
+    share = _genre_shares(catalog)
+    matches.sort(key=lambda m: (_PRIORITY.get((m.kind, m.via_title), 9), relation_rank[m.relation],
+                                share.get(m.label, 0.0) if m.kind == "genre" else 0.0))
     unique: dict[tuple[str, str], Match] = {}
     for match in matches:
         unique.setdefault((match.kind, normalize_title(match.label)), match)
@@ -207,7 +333,11 @@ def build_evidence(item: Item, profile: Profile, kg, catalog: Catalog, max_match
         writers=list(item.people.get("writer", ())), composers=list(item.people.get("composer", ())),
         keywords=list(item.keywords[:6]), overview=_first_sentence(item.description) if item.has_overview else "",
         description=item.description if item.has_overview else "",
-        popularity=item.popularity, matches=_keep_each_kind(list(unique.values()), max_matches),
+        popularity=item.popularity, runtime=item.runtime, language=item.language,
+        series=series_name(item.series),
+        keyword_forms={k: f for k in {*item.keywords, *(m.label for m in unique.values() if m.kind == "keyword")}
+                       if (f := _keyword_forms(catalog).get(k.lower()))},
+        matches=_keep_each_kind(list(unique.values()), max_matches),
         cautions=_cautions(item, profile, facets, graph, catalog),
     )
 

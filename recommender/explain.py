@@ -4,17 +4,18 @@ Every card first gets a content plan (recommender/content_plan.py): its facts ra
 one story hook, realised as complete lines that rest on those facts alone. The LLM then writes from the plan only,
 in one of these ways (Settings.explain_mode):
 
-- ``template`` (the default; fastest at equal support): no LLM, the plan's first realisation;
-- ``rerank``: the LLM scores the openings of the plan's realisations after a short prompt and the most likely
-  one's line is shown (over-generate and score; it cannot invent);
+- ``rerank`` (the default): the LLM scores the openings of the plan's realisations after a short prompt and the
+  most likely one's line is shown (over-generate and score; it cannot invent);
+- ``template`` (fastest at equal support): no LLM, the plan's first realisation;
 - ``grammar``: the LLM decodes under a GBNF grammar built from the plan's phrases and a closed set of
   connectives (needs a model whose ``complete`` takes ``grammar=``; otherwise ``rerank`` is used);
 - ``free``: the LLM writes freely after few-shot examples (assets/golden_explanations.json); the 270M model's
   free lines almost never pass the support check, so this is the old path kept for larger models and benchmarks.
 
 Whatever the path, the shown line passes the content-word support check (recommender/support_check.py), or the
-plan's first realisation is shown instead; `Explanation.source` records which path produced it. A model that
-fails (`LLMError`) costs the card its LLM line, never the line itself.
+plan's first realisation is shown instead; a plan with nothing to say beyond the title, year and genre shows no
+line at all. `Explanation.source` records which path produced it. A model that fails (`LLMError`) costs the card
+its LLM line, never the line itself.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from core.cache import LRUCache
-from recommender.content_plan import ContentPlan, Realisation, build_plan, plan_grammar, realisations
+from recommender.content_plan import ContentPlan, Realisation, build_plan, plan_grammar, realisations, sentence
 from recommender.evidence import Evidence
 from recommender.llm import LLMError
 from recommender.settings import Settings
@@ -46,7 +47,7 @@ class Explanation:
     text: str
     grounded: bool
     """True when the line passed the support check (every shown line does; False only marks a plan that had
-    nothing checkable to say, which the evaluation reports)."""
+    nothing to say, whose text is empty: the card shows no reason, which the evaluation reports)."""
     source: str
     """grammar | rerank | llm (free writing) | template | cache"""
     leads_with_link: bool = False
@@ -73,8 +74,10 @@ def evidence_block(evidence: Evidence) -> str:
 
 
 def template_line(evidence: Evidence) -> str:
-    """The plan's first realisation: true in every word, leading with the strongest personal link."""
-    return realisations(build_plan(evidence), evidence)[0].text
+    """The plan's first realisation: true in every word, leading with the strongest personal link; empty when
+    the plan has nothing to say beyond the title, year and genre."""
+    lines = realisations(build_plan(evidence), evidence)
+    return lines[0].text if lines else ""
 
 
 def load_golden(path: Path) -> list[dict]:
@@ -141,7 +144,7 @@ class Explainer:
         openers = list(dict.fromkeys(r.parts[0] for r in lines[: self.settings.explain_candidates] if r.parts))
         if len(openers) < 2:
             return None
-        scores = self.llm.score_continuations(self.plan_prompt(plan), [f" {o}." for o in openers])
+        scores = self.llm.score_continuations(self.plan_prompt(plan), [f" {sentence(o)}" for o in openers])
         best = openers[max(range(len(openers)), key=lambda i: (scores[i], -i))]  # ties: the plan's order
         return next(r.text for r in lines if r.parts and r.parts[0] == best)
 
@@ -161,10 +164,13 @@ class Explainer:
                 break
         return written
 
-    def _write(self, plan: ContentPlan, evidence: Evidence, lines: list[Realisation]) -> tuple[str, str, bool]:
+    def _write(self, plan: ContentPlan, evidence: Evidence, lines: list[Realisation],
+               use_model: bool = True) -> tuple[str, str, bool]:
         """(line, source, model failed) from the configured path; the plan's first line when the path fails or
-        invents."""
-        if self.mode == "template":
+        invents, or when the model is not to be used; no line when the plan has none."""
+        if not lines:
+            return "", "template", False
+        if self.mode == "template" or not use_model:
             return lines[0].text, "template", False
         try:
             if self.mode == "rerank":
@@ -187,15 +193,16 @@ class Explainer:
         return lines[0].text, "template", False
 
     # --- the API ---------------------------------------------------------------------------------------
-    def explain(self, item, evidence: Evidence) -> Explanation:
-        """A supported one-line reason for recommending `item` (an Item) with this evidence."""
+    def explain(self, item, evidence: Evidence, use_model: bool = True) -> Explanation:
+        """A supported one-line reason for recommending `item` (an Item) with this evidence; with use_model False,
+        the plan's first line (no model call: explanations are off)."""
         plan = build_plan(evidence)
-        key = (item.item_id, plan.key(), self.mode)
+        key = (item.item_id, plan.key(), self.mode if use_model else "template")
         cached = self._cache.get(key)
         if cached is not None:
             return Explanation(cached.text, cached.grounded, "cache", cached.leads_with_link, cached.plan_key)
         lines = realisations(plan, evidence, self.settings.explain_max_words)
-        text, source, failed = self._write(plan, evidence, lines)
+        text, source, failed = self._write(plan, evidence, lines, use_model)
         explanation = Explanation(text, check_support(text, evidence, max_words=self.settings.explain_max_words).ok,
                                   source, leads_with_link(text, plan), plan.key(), model_failed=failed)
         if failed:  # not cached: once the model is back, this card gets its written line

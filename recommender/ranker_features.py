@@ -5,13 +5,17 @@ and at training time. One row per candidate, columns in FEATURES order:
   propose the item — one column per source of recommender.candidates.SOURCES (dense retrieval, graph PageRank,
   co-occurrence, "often talked about", popularity, sequence);
 - ``n_sources``: how many sources proposed it; ``fused``: log(1 + 100 × the hand-weighted fusion score);
-- ``popularity``: the catalog's 0..1 popularity; ``talked_about``: log(1 + ReDial train conversations naming it);
+- ``popularity``: the catalog's 0..1 popularity; ``talked_about``: log(1 + ReDial train conversations naming it;
+  for a film newer than those conversations, the typical count of films as popular: Cooccurrence.talked_about);
 - ``genre_overlap``, ``people_overlap``, ``keyword_overlap``: how much of the item matches what the profile likes
   (genres and people and keywords said outright, or those of the liked films);
 - ``focus``: the strongest genre of the latest mood/genre request the item has (0..1);
 - ``family_pick``: 1 when the family filter is on and the item is Family or Animation;
 - ``seeds``: log(1 + liked items in the profile) — how much the other columns can be trusted;
-- ``has_year``, ``has_overview``: what the catalog knows about the item.
+- ``has_year``, ``has_overview``: what the catalog knows about the item;
+- ``year``: the release year (0 when unknown; capped at the newest year the conversations cover) — ReDial's
+  recommenders favoured recent films, a habit of the task, not of one worker, that held on later, unseen workers
+  (bench.ranker_training's time-ordered folds).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from recommender.cooccurrence import Cooccurrence
 
 FEATURES: tuple[str, ...] = tuple(f"rrf_{source}" for source in SOURCES) + (
     "n_sources", "fused", "popularity", "talked_about", "genre_overlap", "people_overlap", "keyword_overlap",
-    "focus", "family_pick", "seeds", "has_year", "has_overview",
+    "focus", "family_pick", "seeds", "has_year", "has_overview", "year",
 )
 
 
@@ -68,6 +72,7 @@ def candidate_features(candidates: list[Candidate], profile: Profile, query: Que
     taste = _Taste(profile, query, catalog)
     rows = np.zeros((len(candidates), len(FEATURES)), dtype=np.float32)
     seeds = math.log1p(taste.seeds)
+    newest = cooc.newest_year  # a film newer than the conversations looks as recent as their newest films
     for r, candidate in enumerate(candidates):
         item = candidate.item
         row = [1.0 / (rrf_k + candidate.ranks[s] + 1) if s in candidate.ranks else 0.0 for s in SOURCES]
@@ -77,7 +82,8 @@ def candidate_features(candidates: list[Candidate], profile: Profile, query: Que
         focus = max((query.focus_genres.get(g, 0.0) for g in item.genres), default=0.0)
         family = float(bool(query.constraints.family and set(item.genres) & family_genres))
         row += [len(candidate.ranks), math.log1p(100.0 * max(candidate.score, 0.0)), item.popularity,
-                math.log1p(cooc.conversation_counts.get(item.item_id, 0)), genre_overlap, math.log1p(people),
-                math.log1p(keywords), focus, family, seeds, float(item.year is not None), float(item.has_overview)]
+                math.log1p(cooc.talked_about(item)), genre_overlap, math.log1p(people),
+                math.log1p(keywords), focus, family, seeds, float(item.year is not None), float(item.has_overview),
+                float(min(item.year, newest) if item.year and newest else item.year or 0)]
         rows[r] = row
     return rows

@@ -55,11 +55,23 @@ class Settings:
     embed_batch_size: int = 64
 
     # --- retrieval and fusion ----------------------------------------------------------------------
-    faiss_hnsw_above: int = 200_000
-    """Catalogs larger than this use an HNSW index instead of exact inner product."""
+    faiss_exact_below: int = 50_000
+    """Catalogs with fewer items get exact search (FAISS flat inner product: about 3 ms a query at 50,000 on 2
+    cores); larger ones the approximate index of faiss_approximate. Chosen by `liner ingest`, recorded beside
+    the index."""
+    faiss_approximate: str = "hnsw"
+    """The approximate index: hnsw (a graph over the float32 vectors) or ivf (k-means cells, 8-bit codes, exact
+    re-rank; a quarter of the memory, and it moves to a GPU). On 200,000 synthetic items (`liner bench --scale`)
+    HNSW reached recall@100 0.95 at 0.45 ms a query where IVF reached 0.83 (nprobe 32) and 0.93 (nprobe 128)."""
+    faiss_ivf_nlist: int = 0
+    """IVF cells; 0 = about 4·sqrt(items), a power of two (4,096 at a million)."""
+    faiss_ivf_nprobe: int = 64
+    """IVF cells searched per query: higher = better recall, slower queries."""
+    faiss_ivf_rerank: int = 4
+    """IVF re-rank depth: the best k × this many by 8-bit codes are re-scored exactly against the item vectors."""
     faiss_hnsw_m: int = 32
-    """HNSW graph degree (only for catalogs above faiss_hnsw_above)."""
-    faiss_hnsw_ef_search: int = 128
+    """HNSW graph degree (faiss_approximate=hnsw)."""
+    faiss_hnsw_ef_search: int = 256
     """HNSW search breadth: higher = better recall, slower queries."""
     embed_description_chars: int = 400
     """Characters of an item's description embedded after its facts (longer = slower ingest, little gain)."""
@@ -84,8 +96,16 @@ class Settings:
     weight_popularity: float = 0.3
     weight_conversations: float = 1.0
     """Weight of the "often brought up in recommendation conversations" prior (ReDial train co-mentions)."""
+    familiar_damping: float = 0.0
+    """Learned ranker: once the profile names a film, subtract this × log(1 + ReDial conversations naming the
+    candidate) from its score, so that the films everyone talked about do not fill everyone's cards. README's
+    accuracy section shows the trade-off (recall against the share of cards the 20 most shown films take)."""
+    prior_half_signals: float = 0.0
+    """The popularity and "often talked about" priors are for cold, vague requests: their fusion weights are
+    multiplied by 1 / (1 + n / this), n = films, people, genres, keywords and moods the profile likes, so with
+    this many things said they count half. 0 = always full weight."""
     unknown_fact_factor: float = 1.0
-    """Score factor for an item kept by a genre/year constraint only because the catalog lacks that fact."""
+    """Score factor for an item kept by a genre constraint only because the catalog lacks its genres."""
     # Taste factors: how a profile and a request re-weight the fused candidates (the values in use since the
     # first release, not tuned; the learned ranker sees their product as its "factor" feature).
     liked_facet_boost: float = 0.5
@@ -114,6 +134,10 @@ class Settings:
     writers come first (Interstellar -> The Prestige, The Dark Knight, Memento) instead of rare-keyword noise."""
     ppr_popularity_prior: float = 1.0
     """Exponent of (popularity + 0.05) multiplied into PageRank item scores; 0 = no popularity prior."""
+    ppr_prune_below: float = 1e-5
+    """A PageRank step spreads only nodes holding more than this share of the walk's mass (0 = every node, the
+    exact walk). On a 100,000-item synthetic graph: 25 ms a walk instead of 259 ms, top-100 overlap with the exact
+    walk 0.998 (1e-6: 113 ms, 1.000; 1e-4: 19 ms, 0.968)."""
     diversity: float = 0.3
     """0 = more of the same, 1 = surprise me (MMR trade-off on the shown cards)."""
 
@@ -177,13 +201,18 @@ class Settings:
     """Seed weight of items the other side of a transcript suggested (ReDial contexts fed to `liner chat`)."""
     max_message_chars: int = 2000
     """Longer messages are truncated (the user is told)."""
-    recent_year_min: int = 2010
-    """"Recent" / "new movies" in a message means released in this year or later."""
+    recent_years: int = 7
+    """"Recent" / "from the last few years" in a message means released in the last this many years of the catalog
+    (its newest film's year counts as one): 7 with films up to 2025 means 2019 or later."""
     old_year_max: int = 1980
     """"Old" / "classics" in a message means released in this year or earlier."""
     onboarding_questions: int = 2
 
     # --- reliability: LLM server and profile store ----------------------------------------------------
+    llm_server_slots: int = 4
+    """Requests the LLM server (LINER_LLM_SERVER_URL) serves at once (llama.cpp's parallel slots, or one
+    llama_cpp.server process each behind deploy/'s balancer): the app keeps this many reasons in flight. The
+    in-process model writes one at a time whatever this says."""
     llm_connect_timeout_s: float = 2.0
     """Seconds to wait for the LLM server (LINER_LLM_SERVER_URL) to accept a connection."""
     llm_read_timeout_s: float = 10.0
@@ -217,6 +246,26 @@ class Settings:
     """CPU threads torch may use in the app process (query embeddings). One per query: with more, the OpenMP
     workers of concurrent turns fight over the cores (2 busy cores: 1.3 s per query with 2 threads, 16 ms with 1)."""
 
+    # --- JSON API and embeddable widget (webui/api.py) -----------------------------------------------
+    api_keys: tuple[str, ...] = ()
+    """Server-to-server API keys, each NAME=SECRET (comma-separated in LINER_API_KEYS). A call sends the secret in
+    the X-API-Key header; logs and rate limits see only the name. Delete an entry and restart to revoke that key.
+    Empty: no server can start visitors (the widget still can, for the origins in cors_origins)."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins (scheme://host[:port]) whose pages may call the API from a browser and embed the widget, which hands
+    them the profile; empty = none."""
+    api_rate_per_key: int = 600
+    """Requests one API key may make per api_rate_window_s (then 429 with Retry-After)."""
+    api_rate_per_ip: int = 300
+    """Requests per api_rate_window_s from one IP address without a key (browsers and the widget)."""
+    api_rate_window_s: float = 60.0
+    """The window of both rate limits; a client may burst its whole allowance at once, then gets it back evenly."""
+    api_max_body_bytes: int = 16_384
+    """Largest request body the API reads (413 beyond); messages are also capped by max_message_chars (422)."""
+    api_visitors_in_memory: int = 10_000
+    """API visitors whose conversation state (onboarding step, constraints, cards) stays in memory; the least
+    recently seen beyond this carry on from their stored profile alone."""
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -249,6 +298,8 @@ def _coerce(name: str, current: Any, value: Any) -> Any:
             return float(value)
         if isinstance(current, Path):
             return Path(value).expanduser()
+        if isinstance(current, tuple):  # a list setting: comma-separated
+            return tuple(part.strip() for part in value.split(",") if part.strip())
     except ValueError:
         raise ValueError(
             f"setting {name} expects a {type(current).__name__}, got {value!r} "

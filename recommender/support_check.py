@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 
+import inflect
+import langcodes
+
 from core.vocabulary import UNINFORMATIVE_KEYWORDS, Relation
 from recommender.catalog import normalize_title
 from recommender.evidence import Evidence
@@ -47,11 +50,13 @@ _ROLE_AFTER = re.compile(
     r"stars|star|scored|scores|composed)\b(?:\s+in)?(?P<rest>.*)")
 _ROLE_NOUN_AFTER = re.compile(r"^(?:['’]s\s+|,\s*(?:the\s+)?)(?P<noun>director|writer|star|composer|direction|"
                               r"script|screenplay|score|music)\b(?:\s+of\s+(?P<rest>.*))?")
+_BACK_AS = re.compile(r"\b(?:is|are)\s+back\s+as\s+(?:the\s+)?(?P<noun>director|writer|star|composer)\b")
 _LIST_JOIN = re.compile(r"^(?:,\s*|\s+and\s+|,\s*and\s+)$")
 _CLAIM_AFTER = re.compile(r"\byou(?:'ve)? (?:loved|love|liked|like|enjoyed)\s+([^,;:.!?—–]+)", re.IGNORECASE)
 _CLAIM_BEFORE = re.compile(
     r"([^,;:.!?—–]+?),?\s+(?:who|whom|which|that) you(?:'ve)? (?:loved|love|liked|like|enjoyed)\b", re.IGNORECASE)
 _PRONOUNS = {"it", "them", "this", "that", "these", "those"}
+_INFLECT = inflect.engine()
 
 
 @dataclass(frozen=True)
@@ -65,15 +70,19 @@ class Vocabulary:
     connectives: tuple[str, ...]
     keyword_blocklist: frozenset[str]
     keyword_blocklist_prefixes: tuple[str, ...]
+    keyword_blocklist_suffixes: tuple[str, ...]
+    film_type_keywords: frozenset[str]
     series_keywords: frozenset[str]
     subordinate_openers: frozenset[str]
+    clause_openers: frozenset[str]
     pronouns: frozenset[str]
     dangling_words: frozenset[str]
 
     def weak_keyword(self, keyword: str) -> bool:
         """A production tag or a too-general theme: true, but not worth leading a line with."""
         keyword = keyword.lower()
-        return keyword in self.keyword_blocklist or keyword.startswith(self.keyword_blocklist_prefixes)
+        return keyword in self.keyword_blocklist or keyword.startswith(self.keyword_blocklist_prefixes) \
+            or keyword.endswith(self.keyword_blocklist_suffixes)
 
     def genre_noun(self, genre: str) -> str:
         return self.genre_nouns.get(genre, f"{genre.lower()} film")
@@ -96,8 +105,11 @@ def load_vocabulary(path: Path = VOCABULARY_PATH) -> Vocabulary:
             # Production and generic keywords (core.vocabulary) plus the ones too broad to be a reason.
             keyword_blocklist=UNINFORMATIVE_KEYWORDS | frozenset(k.lower() for k in data["keyword_blocklist"]),
             keyword_blocklist_prefixes=tuple(k.lower() for k in data["keyword_blocklist_prefixes"]),
+            keyword_blocklist_suffixes=tuple(k.lower() for k in data["keyword_blocklist_suffixes"]),
+            film_type_keywords=frozenset(k.lower() for k in data["film_type_keywords"]),
             series_keywords=frozenset(k.lower() for k in data["series_keywords"]),
             subordinate_openers=frozenset(w.lower() for w in data["subordinate_openers"]),
+            clause_openers=frozenset(w.lower() for w in data["clause_openers"]),
             pronouns=frozenset(w.lower() for w in data["pronouns"]),
             dangling_words=frozenset(w.lower() for w in data["dangling_words"]),
         )
@@ -160,21 +172,39 @@ class SupportFacts:
     """Normalized labels of what the user liked (titles, people, genres, ...)."""
     title: str
     year: int | None
+    runtime: int | None = None
+    language: str | None = None
+    """The original language's English name ("French"), None when unknown."""
+    series: frozenset[str] = frozenset()
+    """Normalized names the item's series may be called by: its collection, and liked titles of the same series."""
+    follows: frozenset[str] = frozenset()
+    """Normalized liked titles the item is the next film after, in their series."""
 
 
 def support_facts(evidence: Evidence, vocabulary: Vocabulary | None = None) -> SupportFacts:
     vocabulary = vocabulary or load_vocabulary()
     texts = [evidence.title, *evidence.genres, *evidence.keywords, *evidence.people(), evidence.overview,
-             evidence.description]
+             evidence.description, evidence.series, *evidence.keyword_forms.values()]
     for match in evidence.matches:
         texts += [match.label, match.because]
     supported = {stem(w) for text in texts for w in words(text)} | vocabulary.always_supported
+    # A theme may be said in the plural ("vigilante" -> "about vigilantes"), which the light stem does not meet.
+    themes = [*evidence.keywords, *(m.label for m in evidence.matches if m.kind == "keyword")]
+    supported |= {stem(_INFLECT.plural_noun(w)) for theme in themes for w in words(theme) if not w.isdigit()}
     for genre in evidence.genres:
         supported |= {stem(w) for phrase in vocabulary.genre_words.get(genre, ()) for w in words(phrase)}
         supported |= {stem(phrase) for phrase in vocabulary.genre_words.get(genre, ())}
     if evidence.year:
         decade = evidence.year // 10 * 10
         supported |= {str(evidence.year), f"{decade}s", f"{decade % 100:02d}s", f"'{decade % 100:02d}s"}
+    # The new facts support their own words only when known; _fact_claims checks that what is said of them holds.
+    if evidence.runtime:
+        supported |= {str(evidence.runtime), stem("minutes"), stem("minute"), stem("runtime")}
+    if evidence.language_name:
+        supported |= {stem(w) for w in words(evidence.language_name)} | {stem("language")}
+    franchises = [m for m in evidence.matches if m.kind == "franchise"]
+    if any(m.next_in_series for m in franchises):
+        supported.add(stem("next"))
     roles: dict[str, set[str]] = {}
     for role, names in (("director", evidence.directors), ("star", evidence.stars), ("writer", evidence.writers),
                         ("composer", evidence.composers)):
@@ -189,9 +219,12 @@ def support_facts(evidence: Evidence, vocabulary: Vocabulary | None = None) -> S
             liked_roles.setdefault(key, set()).add(ROLE_OF_RELATION[match.because_relation])
     liked = {normalize_title(m.because) for m in evidence.matches}
     liked |= {normalize_title(m.label) for m in evidence.matches if not m.via_title}
+    series = {normalize_title(n) for n in [evidence.series, *(x for m in franchises for x in (m.series, m.because))]
+              if n}
     return SupportFacts(frozenset(supported), {k: frozenset(v) for k, v in roles.items()},
                         {k: frozenset(v) for k, v in liked_roles.items()}, frozenset(liked), evidence.title,
-                        evidence.year)
+                        evidence.year, evidence.runtime, evidence.language_name, frozenset(series),
+                        frozenset(normalize_title(m.because) for m in franchises if m.next_in_series))
 
 
 def check_support(line: str, evidence: Evidence, *, max_words: int = 32,
@@ -214,7 +247,7 @@ def check_support(line: str, evidence: Evidence, *, max_words: int = 32,
             continue  # "2 hours", "3 friends": small counts read as wording, and the description often has them
         report.unsupported.append(word)
     report.unsupported = list(dict.fromkeys(report.unsupported))
-    report.unsupported += _unsupported_likes(text, facts)
+    report.unsupported += _unsupported_likes(text, facts) + _fact_claims(text, facts)
     report.role_errors = _role_errors(text, evidence, facts)
     report.repeats = repeated_phrases(_titles_as_tokens(text, evidence), vocabulary)
     return report
@@ -288,6 +321,55 @@ def _unsupported_likes(text: str, facts: SupportFacts) -> list[str]:
     return problems
 
 
+_LANGUAGE_CLAIM = re.compile(r"\b([A-Z]\w+)-language\b|\bin ([A-Z]\w+)\b")
+_RUNTIME_CLAIM = re.compile(r"\b(\d+)[- ]minutes?\b", re.IGNORECASE)
+_SERIES_CLAIMS = (re.compile(r"\b(?:in|from) (?:the )?(?!same\b)([^,;:.]+?) series\b", re.IGNORECASE),
+                  re.compile(r"\bseries (?:as|of) ([^,;:.]+)", re.IGNORECASE))
+_NEXT_CLAIM = re.compile(r"\bnext\b[^.;]*?\bafter ([^,;:.]+)|\bafter ([^,;:.]+?), the next\b", re.IGNORECASE)
+
+
+def _is_language(name: str) -> bool:
+    """"French" is a language; "Paris", "Georgia" and "The" are not (langcodes.find also matches names of others,
+    and knows small languages by names that are English words: the catalog's languages have ISO 639-1 codes)."""
+    try:
+        language = langcodes.find(name)
+        return len(language.language or "") == 2 and language.display_name() == name
+    except LookupError:
+        return False
+
+
+def _names_one_of(said: str, names: frozenset[str]) -> bool:
+    """The phrase names one of the (normalized) names, with or without its leading "the"."""
+    def bare(name: str) -> str:
+        return name.removeprefix("the ")
+
+    key = bare(normalize_title(said))
+    return any(key == bare(name) or key.startswith(bare(name) + " ") for name in names if name)
+
+
+def _fact_claims(text: str, facts: SupportFacts) -> list[str]:
+    """What a line says of the runtime, the original language and the series must be the item's: "a
+    French-language drama" only for a film in French, "a 95-minute" only for one of 95 minutes, "the next film in
+    the Toy Story series after Toy Story" only where it follows that liked title in that series."""
+    problems = []
+    for found in _LANGUAGE_CLAIM.finditer(text):
+        said = found.group(1) or found.group(2)
+        # "in Paris" is a place: only a language's name makes "in X" a language claim.
+        if (found.group(1) or _is_language(said)) and _fold(said) != _fold(facts.language or ""):
+            problems.append(f"(not its language: {said})")
+    for found in _RUNTIME_CLAIM.finditer(text):
+        if facts.runtime is None or int(found.group(1)) != facts.runtime:
+            problems.append(f"(not its runtime: {found.group(0)})")
+    for pattern in _SERIES_CLAIMS:
+        for found in pattern.finditer(text):
+            if not _names_one_of(found.group(1), facts.series):
+                problems.append(f"(not its series: {found.group(1).strip()})")
+    for found in _NEXT_CLAIM.finditer(text):
+        if not _names_one_of(found.group(1) or found.group(2), facts.follows):
+            problems.append(f"(not the next film after: {(found.group(1) or found.group(2)).strip()})")
+    return problems
+
+
 def _person_spans(text: str, names: list[str]) -> list[tuple[int, int, str]]:
     """(start, end, folded name) of every person named in the text, longest names first, no overlaps."""
     folded = _fold(text)
@@ -329,7 +411,13 @@ def _role_errors(text: str, evidence: Evidence, facts: SupportFacts) -> list[str
         if verb or noun:
             role = _VERB_ROLES[verb.group("verb")] if verb else _NOUN_ROLES[noun.group("noun")]
             rest = ((verb or noun).group("rest") or "").strip(" ,")
-            claims.append((role, (_title_in(rest, facts) if rest else None) or item_title))
+            title = (_title_in(rest, facts) if rest else None) or item_title
+            claims.append((role, title))
+            back = _BACK_AS.search(rest)
+            if back:
+                # "X, who starred in T, is back as director" says X directed T before, and directs this one.
+                back_role = _NOUN_ROLES[back.group("noun")]
+                claims += [(back_role, title), (back_role, item_title)]
         previous = (end, role_before)
         for role, title in claims:
             held = facts.liked_roles.get((name, title), frozenset())

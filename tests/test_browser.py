@@ -7,6 +7,7 @@ knowledge graph, profile store and LLM. Screenshots go to a temporary folder who
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from contextlib import contextmanager
@@ -175,10 +176,12 @@ def test_onboarding_feedback_why_profile_export_forget(app_url, playwright, shot
         panel.wait_for(state="hidden", timeout=CLICK_TIMEOUT_MS)
 
         # Remove one profile entry.
-        entry = page.locator(".profile-entry", has_text=liked_title)
+        # By its whole label: "Dune" must not also pick "Dune: Part Two" from the onboarding chips.
+        label = re.compile(rf"(^|\s){re.escape(liked_title)} \(\d{{4}}\)")
+        entry = page.locator(".profile-entry", has_text=label)
         entry.locator(".remove-entry").click()
         entry.wait_for(state="detached", timeout=CLICK_TIMEOUT_MS)
-        assert liked_title not in profile_text(page)
+        assert not label.search(profile_text(page))
 
         # Export my data: a JSON download of this user's rows, saved by the page itself: no file on the server,
         # so no URL that another session (or no session) could fetch.
@@ -296,3 +299,27 @@ def test_a_typed_name_cannot_open_someone_elses_profile(app_url, playwright, tmp
         exported = Path(download.value.path()).read_text(encoding="utf-8")
         assert "robots" not in exported and alice_label.split(" (")[0] in exported
         assert alice_errors == [] and mallory_errors == [], alice_errors + mallory_errors
+
+
+def test_asking_about_the_second_card_answers_with_its_facts(app_url, playwright, tmp_path, catalog):
+    with browser_page(playwright, tmp_path / "question") as (page, errors):
+        open_app(page, app_url)
+        page.locator("#message textarea").fill("I loved Heat and The Dark Knight")
+        page.locator("#send").click()
+        wait_for_reasons(page)
+        titles = page.locator("#cards .card-title").all_inner_texts()
+        assert len(titles) >= 2, titles
+        second = catalog.get(page.locator("#card-1 .card-inner").get_attribute("data-item-id"))
+        page.locator("#message textarea").fill("tell me more about the second one")
+        page.locator("#send").click()
+        answer = page.locator("#chat .message", has_text=f"{second.title} ").last
+        answer.wait_for(timeout=TURN_TIMEOUT_MS)
+        page.wait_for_function("() => !document.querySelector('#chat')?.innerText.endsWith('...')",
+                               timeout=TURN_TIMEOUT_MS)
+        text = page.locator("#chat .message").last.inner_text()
+        assert second.title in text
+        facts = [str(second.year)] + list(second.people.get("director", ()))
+        assert any(fact in text for fact in facts), text
+        # A question leaves the picks on screen.
+        assert page.locator("#cards .card-title").all_inner_texts() == titles
+        assert errors == [], errors

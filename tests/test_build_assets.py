@@ -12,19 +12,24 @@ from pathlib import Path
 
 import pytest
 
-from recommender.build_assets import FIRST_TEST_CONVERSATION, build_assets
+from recommender.build_assets import FIRST_TEST_CONVERSATION, build_assets, coverage
 from recommender.catalog import Catalog, normalize_title
 from recommender.cooccurrence import Cooccurrence
 from recommender.entity_resolution import DialogueEvidence, FilmFacts, same_film
+from recommender.film_sources import MOJIBAKE, directors_in, repair_mojibake
 from recommender.settings import REPO_ROOT, Settings
 
 SHARED = REPO_ROOT.parent / "shared" / "data"
 REDIAL = SHARED / "redial"
 ASSETS = REPO_ROOT / "assets"
+needs_shared = pytest.mark.skipif(not (SHARED / "movielens_small" / "movies.csv").exists(),
+                                  reason=f"the shared source data is not at {SHARED}")
 
 
 @pytest.fixture(scope="module")
 def evidence() -> DialogueEvidence:
+    if not REDIAL.is_dir():
+        pytest.skip(f"the ReDial train dialogues are not at {REDIAL}")
     return DialogueEvidence.from_redial(REDIAL)
 
 
@@ -133,6 +138,7 @@ def test_no_two_shipped_entries_are_the_same_film(catalog: Catalog, evidence: Di
     assert not same, sorted(same)[:10]
 
 
+@needs_shared
 def test_every_redial_and_movielens_id_resolves(catalog: Catalog):
     with open(REDIAL / "movies_with_mentions.csv", encoding="utf-8") as handle:
         redial = {row["movieId"]: row["movieName"] for row in csv.DictReader(handle)}
@@ -173,13 +179,122 @@ def test_an_extra_conversation_can_be_left_out(cooc_data: dict, catalog: Catalog
     extra = next(c for c in cooc_data["redial_conversations"] if c["source"] == "extra" and len(c["items"]) >= 3)
     left_out = cooc.without([extra["conversation"]])
     for item in extra["items"]:
-        assert left_out.conversation_counts[item] == cooc.conversation_counts[item] - 1
+        # An item of this conversation alone has no count left at all.
+        assert left_out.conversation_counts.get(item, 0) == cooc.conversation_counts[item] - 1
     a, b = extra["items"][:2]
     assert left_out.redial.get(a, {}).get(b, 0.0) < cooc.redial[a][b]
 
 
+@needs_shared
 def test_build_reproduces_the_shipped_catalog_and_cooccurrence(tmp_path: Path):
     counts = build_assets(SHARED, tmp_path, Settings(), embeddings=False)
     assert counts["merged"] > 80 and counts["items"] == counts["source_records"] - counts["merged"]
     for name in ("catalog.jsonl.gz", "cooccurrence.json.gz", "merge_report.md"):
         assert (tmp_path / name).read_bytes() == (ASSETS / name).read_bytes(), name
+
+
+# --- film facts (film_people/) and recent films (recent_films/) -------------------------------------------------
+
+def test_coverage_of_the_shipped_catalog(catalog: Catalog):
+    shares = coverage(list(catalog))
+    # Issue 16's floors. Billing order and runtime fall short of its 70 %: billing order exists only in the two
+    # TMDb files (10,866 + 5,000 films, 1960-2015 mostly) and the 2020-2025 extract, runtime in those and
+    # tmdb_5000; no shared source has more (see /work/notes/data.md).
+    assert shares["director"] >= 0.75
+    assert shares["director_popular_before_2019"] >= 0.95
+    assert shares["cast"] >= 0.70 and shares["billing_cast"] >= 0.50
+    assert shares["runtime_before_2019"] >= 0.65 and shares["runtime"] >= 0.50
+    assert shares["language_before_2019"] >= 0.45
+    assert shares["series"] >= 700
+    # Issue 22's.
+    assert shares["recent_films"] >= 3500
+    assert shares["recent_description"] >= 0.90
+    assert shares["recent_director"] >= 0.50
+
+
+def test_toy_story_has_its_director_and_cast_in_billing_order(catalog: Catalog):
+    toy_story = catalog.get("ml1")
+    assert toy_story.people["director"] == ("John Lasseter",)
+    assert toy_story.people["star"][:2] == ("Tom Hanks", "Tim Allen")
+    assert (toy_story.runtime, toy_story.language, toy_story.series) == (81, "en", "Toy Story Collection")
+    assert toy_story.sources["facts.billing"] == "tmdb_movies_10866"
+    assert toy_story.sources["facts.director"].startswith("tmdb_movies_10866")
+
+
+def test_a_namesake_mapping_is_refused_and_tmdb_wins(catalog: Catalog):
+    # entity2rec maps Meet the Parents (2000) to the 1992 film; TMDb's director is kept.
+    assert catalog.get("ml3948").people["director"] == ("Jay Roach",)
+    report = (ASSETS / "merge_report.md").read_text(encoding="utf-8")
+    assert "Meet_the_Parents_(1992_film) | the resource is a 1992 film |" in report
+    assert "| ml32 Twelve Monkeys (1995) | director | Terry Gilliam (tmdb_movies_10866) |" in report
+
+
+def test_no_name_is_left_garbled(catalog: Catalog):
+    assert repair_mojibake("Alejandro GonzÃ¡lez IÃ±Ã¡rritu") == "Alejandro González Iñárritu"
+    assert repair_mojibake("MilÄ\x8do ManÄ\x8devski") == "Milčo Mančevski"
+    assert repair_mojibake("Renée Zellweger") == "Renée Zellweger"
+    garbled = [(item.item_id, name) for item in catalog for _, name in item.all_people()
+               if MOJIBAKE.search(name) or "\ufffd" in name]
+    assert garbled == []
+
+
+@pytest.mark.parametrize("text, directors", [
+    ("Havoc is a 2025 action thriller film written and directed by Gareth Evans. The film stars Tom Hardy",
+     ["Gareth Evans"]),
+    ("John Henry is a 2020 film starring Terry Crews, and directed by Will Forbes. Inspired by the folk lore",
+     ["Will Forbes"]),
+    ("A Love Song is a 2022 drama film written, directed, produced, and co-edited by Max Walker-Silverman in his",
+     ["Max Walker-Silverman"]),
+    ("Avengers: Endgame is a 2019 film directed by Anthony Russo and Joe Russo, from a screenplay",
+     ["Anthony Russo", "Joe Russo"]),
+    ("Nightmare Alley is a 2021 film directed by Guillermo del Toro from a screenplay", ["Guillermo del Toro"]),
+    ("Uncut Gems is a 2019 crime thriller film directed by the Safdie brothers.", []),
+])
+def test_wikipedia_leads_name_the_director(text: str, directors: list[str]):
+    assert directors_in(text) == directors
+
+
+def test_recent_rule_on_small_records():
+    def recent(key: str, year: int, people: tuple[str, ...] = (), directors: tuple[str, ...] = (),
+               words: frozenset[str] = frozenset(), redial: bool = False) -> FilmFacts:
+        return FilmFacts(key=key, names=frozenset({"anaconda"}), year=year, directors=frozenset(directors),
+                         people=frozenset(people + directors), recent=not redial, words=words,
+                         redial_ids=("1",) if redial else ())
+
+    assert same_film(recent("a", 2024), recent("b", 2024), DialogueEvidence({})).same
+    # A year apart: only with people or description words in common, or against a bare ReDial record.
+    assert not same_film(recent("a", 2024), recent("b", 2025), DialogueEvidence({})).same
+    assert same_film(recent("a", 2024, people=("Paul Rudd",)), recent("b", 2025, people=("Paul Rudd",)),
+                     DialogueEvidence({})).same
+    words = frozenset({"amazon", "snake", "expedition", "jungle"})
+    assert same_film(recent("a", 2024, words=words), recent("b", 2025, words=words), DialogueEvidence({})).same
+    assert same_film(recent("a", 2019), recent("rd", 2018, redial=True), DialogueEvidence({})).same
+    # Different directors part films of one title and year, unless they share a cast (a partial director list).
+    assert not same_film(recent("a", 2021, directors=("Todd Stephens",)),
+                         recent("b", 2021, directors=("Benjamin Cleary",)), DialogueEvidence({})).same
+    assert same_film(recent("a", 2024, ("Christopher Sean", "Gedde Watanabe"), ("Shannon Tindle",)),
+                     recent("b", 2024, ("Christopher Sean", "Gedde Watanabe"), ("John Aoshima",)),
+                     DialogueEvidence({})).same
+
+
+@pytest.mark.parametrize("title, year, item_id, director", [
+    ("Dune: Part Two", 2024, "tm693134", "Denis Villeneuve"),
+    ("Everything Everywhere All at Once", 2022, "tm545611", "Daniel Kwan"),
+    ("Glass Onion: A Knives Out Mystery", 2022, None, "Rian Johnson"),
+    ("Oppenheimer", 2023, "tm872585", "Christopher Nolan"),
+])
+def test_recent_films_are_one_entry_with_their_facts(catalog: Catalog, title: str, year: int, item_id: str | None,
+                                                      director: str):
+    matches = [item for item in catalog if item.title == title and item.year and abs(item.year - year) <= 1]
+    assert len(matches) == 1, [m.label for m in matches]
+    film = matches[0]
+    assert item_id is None or film.item_id == item_id
+    assert director in film.people["director"]
+    assert film.has_overview and film.sources["recent"]
+
+
+def test_recent_namesakes_stay_apart_and_redial_records_resolve(catalog: Catalog):
+    swan_songs = [item for item in catalog if item.title == "Swan Song" and item.year == 2021]
+    assert len(swan_songs) == 2  # Todd Stephens' and Benjamin Cleary's
+    # ReDial's "Toy Story 4 (2018)" is the 2019 film.
+    assert catalog.get("rd138614").year == 2019 and "Josh Cooley" in catalog.get("rd138614").people["director"]

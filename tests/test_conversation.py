@@ -47,12 +47,14 @@ def test_scripted_conversation_learns_explains_and_persists(cli_env, tmp_path, c
     for reply in (liked, disliked, lighter):
         assert reply["action"] == "recommend"
         assert 3 <= len(reply["cards"]) <= 5
+        # A card whose facts say nothing beyond its title, year and genre gets no line (issue 16).
+        assert sum(bool(card["explanation"].strip()) for card in reply["cards"]) >= 3, reply["cards"]
         for card in reply["cards"]:
             item = catalog.get(card["item_id"])
             assert item is not None and item.title == card["title"] and item.year == card["year"]
-            assert card["explanation"].strip()
-            assert card["grounded"] is True
-            assert card["explanation_source"] in {"rerank", "grammar", "llm", "template", "cache"}
+            if card["explanation"].strip():
+                assert card["grounded"] is True
+                assert card["explanation_source"] in {"rerank", "grammar", "llm", "template", "cache"}
             assert card["item_id"] != "ml2571"  # never recommend back what the user named
 
     # The default explain mode lets the real model choose among the planned lines for at least some cards.
@@ -162,12 +164,69 @@ def test_family_request_is_a_hard_constraint_until_lifted(cli_env, tmp_path, cat
     named = {"the conjuring", "insidious"}
     assert "family-friendly" in kids["text"]
     assert len(kids["cards"]) == 5
+    # Funny leads: comedies, bar one at most (the family mood also asks for Family, Animation and Adventure,
+    # and the rebuilt catalog lists Coco (2017) without Comedy).
+    assert sum("Comedy" in catalog.get(card["item_id"]).genres for card in kids["cards"]) >= 4, kids["cards"]
     for card in kids["cards"]:
         item = catalog.get(card["item_id"])
-        assert "Comedy" in item.genres and "Horror" not in item.genres, item.label
+        assert "Horror" not in item.genres, item.label
         assert {"Family", "Animation"} & set(item.genres), item.label
         assert not ADULT_KEYWORDS & set(item.keywords), item.label
         assert item.title.lower() not in named  # neither the liked films nor a second entry of them
     assert "Grown-ups only" in grown["text"]
     assert not any("Grown Ups" in e["label"] for e in grown["profile"]["liked"])  # a phrase, not the film
     assert sum("Horror" in card["genres"] for card in grown["cards"]) >= 3
+
+
+# --- how long, which language, how recent (issues 16 and 22) ---------------------------------------------------
+def test_runtime_language_and_recency_constraints_hold_and_carry_over(cli_env, tmp_path, catalog):
+    # A film whose runtime or language the catalog lacks is never offered for a runtime or language request; the
+    # year rule keeps unknown years, so the recency check below needs "recent" to rule them out on its own.
+    env = dict(cli_env, LINER_EXPLAIN="false")
+    newest = max(item.year for item in catalog if item.year)
+    short, more_short = run_chat(["something short and funny", "more please"], env,
+                                 f"sqlite:///{tmp_path / 'short.sqlite'}")
+    for reply in (short, more_short):
+        assert len(reply["cards"]) == 5, reply["text"]
+        for card in reply["cards"]:
+            item = catalog.get(card["item_id"])
+            assert item.runtime is not None and item.runtime <= 100, (item.label, item.runtime)
+            assert "Comedy" in item.genres, item.label
+    assert "100 minutes or less" in short["text"]
+    french = run_chat(["a good French film"], env, f"sqlite:///{tmp_path / 'french.sqlite'}")[0]
+    assert len(french["cards"]) == 5, french["text"]
+    assert all(catalog.get(card["item_id"]).language == "fr" for card in french["cards"]), french["cards"]
+    assert not any(e["kind"] == "keyword" for e in french["profile"]["liked"])  # "French" is a language here
+    recent = run_chat(["something from the last few years"], env, f"sqlite:///{tmp_path / 'recent.sqlite'}")[0]
+    assert len(recent["cards"]) == 5 and newest >= 2024
+    assert all(card["year"] and card["year"] >= 2019 for card in recent["cards"]), recent["cards"]
+
+
+# --- accuracy without sameness (issue 21) -----------------------------------------------------------------------
+def test_two_quiet_science_fiction_films_do_not_bring_the_crowd_favourites(cli_env, tmp_path, catalog, artifacts):
+    """The 20 films ReDial's crowd talked about most (The Avengers, Black Panther, ...) are no answer to someone who
+    named two quiet science-fiction films, unless one of them shares a person, keyword or series with those."""
+    reply = run_chat(["I loved Arrival and Ex Machina"], dict(cli_env, LINER_EXPLAIN="false"),
+                     f"sqlite:///{tmp_path / 'scifi.sqlite'}")[0]
+    named = [catalog.find_title("Arrival", 2016), catalog.find_title("Ex Machina", 2015)]
+    assert all(named) and {e["label"] for e in reply["profile"]["liked"]} >= {item.label for item in named}
+
+    def facets(item) -> set[str]:
+        return ({f"person:{n}" for _, n in item.all_people()} | {f"keyword:{k}" for k in item.keywords}
+                | ({f"series:{item.series}"} if item.series else set()))
+
+    shared_with_named = set().union(*(facets(item) for item in named))
+    crowd_favourites = set(artifacts.cooc.popular(20))
+    assert len(reply["cards"]) == 5
+    for card in reply["cards"]:
+        item = catalog.get(card["item_id"])
+        assert item.item_id not in crowd_favourites or facets(item) & shared_with_named, item.label
+
+
+# --- films up to 2025 (issue 22) -------------------------------------------------------------------------------
+def test_a_recent_film_links_and_brings_cards(cli_env, tmp_path, catalog):
+    reply = run_chat(["I loved Dune: Part Two"], dict(cli_env, LINER_EXPLAIN="false"),
+                     f"sqlite:///{tmp_path / 'dune.sqlite'}")[0]
+    assert reply["action"] == "recommend" and len(reply["cards"]) == 5, reply["text"]
+    assert any(e["label"] == "Dune: Part Two (2024)" for e in reply["profile"]["liked"]), reply["profile"]
+    assert all(card["item_id"] != "tm693134" for card in reply["cards"])

@@ -9,23 +9,29 @@ import shutil
 import pytest
 
 from bench.latency import match_title, parse_titles
-from bench.metrics import success_rate
+from bench.metrics import bootstrap_interval, paired_bootstrap_difference, success_rate
 from bench.redial import (
+    MIN_HISTORY,
+    RANDOM_TUNE,
+    RANDOM_VALIDATION,
+    RANDOM_VALIDATION_SIZE,
+    TIME_CUT,
     TUNE,
     VALIDATION,
-    VALIDATION_SIZE,
+    SignalHistory,
     load_redial,
+    random_validation_ids,
     read_dialogues,
     sample_points,
     select_split,
-    validation_ids,
 )
 from cli import main
 from recommender.settings import REPO_ROOT
 
 REDIAL = REPO_ROOT.parent / "shared" / "data" / "redial"
 METRIC_KEYS = {"recall@1", "recall@10", "recall@50", "ndcg@10", "ndcg@50", "mrr@10", "mrr@50", "success_rate",
-               "samples", "dialogues"}
+               "samples", "dialogues", "recall@1_low", "recall@1_high", "recall@10_low", "recall@10_high",
+               "recall@50_low", "recall@50_high", "success_rate_low", "success_rate_high"}
 
 HAND_WRITTEN = {
     "conversationId": "1", "initiatorWorkerId": 1, "respondentWorkerId": 2,
@@ -88,7 +94,11 @@ def test_eval_redial_on_three_dialogues(tmp_path, liner_env):
         metrics = report[split]
         assert all(0.0 <= metrics[k] <= 1.0 for k in METRIC_KEYS - {"samples", "dialogues"})
         assert metrics["recall@1"] <= metrics["recall@10"] <= metrics["recall@50"]
+        assert metrics["recall@10_low"] <= metrics["recall@10"] <= metrics["recall@10_high"]
         assert metrics["mrr@10"] <= metrics["mrr@50"] <= metrics["recall@50"]
+    same = report["sameness"]
+    assert 0 < same["distinct_top5"] <= 5 * same["turns"] and 0.0 < same["top20_share"] <= 1.0
+    assert 0.0 <= same["mean_popularity_top5"] <= 1.0
     assert 0.5 < report["coverage"] <= 1.0
     for sample_result in report["per_sample"]:
         assert sample_result["rank"] is None or 1 <= sample_result["rank"] <= 50
@@ -98,20 +108,60 @@ def test_eval_redial_on_three_dialogues(tmp_path, liner_env):
             assert sample_result["rank"] is None
 
 
-def test_validation_split_is_fixed_and_disjoint_from_tune():
-    dialogues, _ = load_redial(REDIAL / "train_data_subset.jsonl")
-    ids = [d.conversation_id for d in dialogues]
-    held_out = validation_ids(ids)
-    assert len(held_out) == VALIDATION_SIZE == 300
-    assert held_out == validation_ids(list(reversed(ids)))  # order of the file does not matter
-    tune = {d.conversation_id for d in select_split(dialogues, TUNE)}
-    validation = {d.conversation_id for d in select_split(dialogues, VALIDATION)}
-    assert validation == held_out and not tune & validation and len(tune | validation) == len(ids) == 1401
+@pytest.fixture(scope="module")
+def train_dialogues():
+    if not (REDIAL / "train_data_subset.jsonl").is_file():
+        pytest.skip("../shared/data/redial is absent (the ReDial train dialogues live beside the repository)")
+    return load_redial(REDIAL / "train_data_subset.jsonl")[0]
+
+
+def test_validation_is_later_dialogues_by_workers_never_seen_before(train_dialogues):
+    validation = select_split(train_dialogues, VALIDATION)
+    tune = select_split(train_dialogues, TUNE)
+    earlier_workers = {w for d in train_dialogues if d.number < TIME_CUT for w in d.workers}
+    assert 250 <= len(validation) <= 330 and 700 <= len(tune) <= 900
+    assert all(d.number >= TIME_CUT and not d.workers & earlier_workers for d in validation)
+    assert all(MIN_HISTORY <= d.number < TIME_CUT for d in tune)
     # --limit takes the first N of the split, never changing which dialogues are held out.
     limited, _ = load_redial(REDIAL / "train_data_subset.jsonl", limit=5, split=VALIDATION)
-    assert {d.conversation_id for d in limited} <= held_out and len(limited) == 5
+    assert [d.conversation_id for d in limited] == [d.conversation_id for d in validation[:5]]
+    # The old random split stays as a labelled comparison, fixed by the ids alone.
+    ids = [d.conversation_id for d in train_dialogues]
+    held_out = random_validation_ids(ids)
+    assert len(held_out) == RANDOM_VALIDATION_SIZE and held_out == random_validation_ids(list(reversed(ids)))
+    assert {d.conversation_id for d in select_split(train_dialogues, RANDOM_VALIDATION)} == held_out
+    assert not held_out & {d.conversation_id for d in select_split(train_dialogues, RANDOM_TUNE)}
     with pytest.raises(ValueError, match="--split"):
-        select_split(dialogues, "test")
+        select_split(train_dialogues, "test")
+
+
+def test_signals_never_hold_what_the_scored_people_said(train_dialogues, artifacts):
+    cooc = artifacts.cooc
+    validation = select_split(train_dialogues, VALIDATION)
+    seen = SignalHistory(cooc, VALIDATION).for_dialogue(validation[0])
+    assert seen.conversations and max(c.number for c in seen.conversations) < TIME_CUT
+    assert sum(seen.conversation_counts.values()) < sum(cooc.conversation_counts.values())
+    # A tune dialogue: only conversations before its block of time, and none of its own workers'.
+    dialogue = next(d for d in select_split(train_dialogues, TUNE)
+                    if any(d.workers & w for c, w in cooc.workers().items() if int(c) < d.number - 1000))
+    signals = SignalHistory(cooc, TUNE).for_dialogue(dialogue)
+    kept = {c.conversation_id for c in signals.conversations}
+    assert all(c.number < dialogue.number for c in signals.conversations)
+    assert not any(dialogue.workers & cooc.workers().get(c, set()) for c in kept)
+    shared = next(c for c, w in cooc.workers().items() if dialogue.workers & w and int(c) < dialogue.number - 1000)
+    items = next(c.items for c in cooc.conversations if c.conversation_id == shared)
+    assert all(signals._counts.mention_count(i) < cooc.before(dialogue.number)._counts.mention_count(i) + 1e-9
+               for i in items)
+
+
+def test_bootstrap_intervals_by_hand():
+    assert bootstrap_interval([[1.0], [1.0], [1.0]]) == (1.0, 1.0)
+    low, high = bootstrap_interval([[0.0, 0.0], [1.0, 1.0]] * 20)
+    assert low < 0.5 < high and high - low < 0.5
+    mean, low, high = paired_bootstrap_difference([[1.0, 1.0]] * 30, [[0.0, 1.0]] * 30)
+    assert mean == pytest.approx(0.5) and low == high == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="same groups"):
+        paired_bootstrap_difference([[1.0]], [[1.0, 0.0]])
 
 
 def test_success_rate_by_hand():

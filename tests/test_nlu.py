@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,8 @@ CASES = [
     ("yes, I liked that one too", Intent.INFORM, {"item:last1": (1, PLAIN)}, lambda s: True),
     ("I prefer older movies", Intent.INFORM, {},
      lambda s: s.constraints.year_max == SETTINGS.old_year_max and s.constraints.year_min is None),
-    ("recent stuff", Intent.RECOMMEND, {}, lambda s: s.constraints.year_min == SETTINGS.recent_year_min),
+    ("recent stuff", Intent.RECOMMEND, {},
+     lambda s: s.constraints.year_min == date.today().year - SETTINGS.recent_years + 1),
     ("something I haven't heard of", Intent.RECOMMEND, {}, lambda s: s.novelty == "new"),
     ("classics or popular favourites", Intent.RECOMMEND, {},
      lambda s: s.novelty == "familiar" and s.constraints.year_max == SETTINGS.old_year_max),
@@ -210,8 +212,8 @@ def test_linker_junk_is_tolerated():
 
 
 def test_settings_thresholds_are_used():
-    settings = SETTINGS.with_overrides(recent_year_min="2015", old_year_max="1970")
-    assert understand("recent stuff", fake_link, settings).constraints.year_min == 2015
+    settings = SETTINGS.with_overrides(recent_years="4", old_year_max="1970")
+    assert understand("recent stuff", fake_link, settings, newest_year=2018).constraints.year_min == 2015
     assert understand("older movies please", fake_link, settings).constraints.year_max == 1970
 
 

@@ -15,10 +15,12 @@ from typing import Any, Iterator
 from conversation.reply import Reply
 from conversation.session import Assistant
 from core.ids import NodeId
+from core.profile import Profile
 from core.vocabulary import Kind
+from recommender.engine import WhyView
 from recommender.store import StoreError
 from webui.reasons import MODEL_DOWN_NOTE, Reason, ReasonWriter
-from webui.render import why_html
+from webui.render import answer_cards_markdown, why_html
 from webui.views import CardView, Changes, profile_sections
 from webui.visitor import Visitor
 
@@ -89,27 +91,67 @@ def turn(app: WebApp, visitor: Visitor, text: str, history: list[dict[str, Any]]
     history = list(history or []) + [{"role": "user", "content": text}, {"role": "assistant", "content": THINKING}]
     yield Changes(history=list(history), message="", chips=[])
     try:
-        with visitor.turn_lock, app.reasons.computing_cards():
-            stream = visitor.session.handle_stream(text, explain=False)
-            reply = next(stream)
+        started = begin_turn(app, visitor, text)
     except StoreError as error:
         log.warning("a turn failed in the profile store: %s", error)
         yield Changes(history=history[:-1] + [{"role": "assistant", "content": "Sorry, I couldn't do that now."}],
                       notes=f"That turn could not be handled: {error}")
         return
-    history = history[:-1] + [{"role": "assistant", "content": reply.text}]
-    explain = app.settings.explain and reply.action == "recommend"
+    history = history[:-1] + [{"role": "assistant", "content": chat_text(started.reply)}]
+    yield _reply_changes(app, history, started.reply, cards=started.cards)
+    started.finish()
+    if started.explain:
+        yield from write_reasons(app, visitor, started)
+
+
+QUESTION_ACTIONS = frozenset({"answer", "clarify"})
+"""Replies about films (conversation.answers) rather than new picks."""
+
+
+def chat_text(reply: Reply) -> str:
+    """What the chat shows for a reply: its text, and for an answer the card line of each film it is about."""
+    if reply.action in QUESTION_ACTIONS and reply.cards:
+        return f"{reply.text}\n\n{answer_cards_markdown(reply.cards)}"
+    return reply.text
+
+
+@dataclass
+class TurnStart:
+    """A turn up to its cards: what the page (or the JSON API) shows at once, before any reason is written."""
+
+    reply: Reply
+    cards: list[CardView] | None
+    """The cards now on screen; None when the turn left the earlier ones as they were (a question)."""
+    generation: int
+    """The visitor's turn that owns these cards (see Visitor.show)."""
+    explain: bool
+    """True when the cards' reasons are still to be written (write_reasons)."""
+    rest: Iterator[Reply]
+    """The rest of the engine's turn (reasons off): it only stores the shown cards."""
+
+    def finish(self) -> None:
+        for _ in self.rest:
+            pass
+
+
+def begin_turn(app: WebApp, visitor: Visitor, text: str, explain: bool | None = None) -> TurnStart:
+    """Run a message up to its cards; the cards' reasons are pending when they are to be written
+    (Settings.explain, or `explain` when given), else their template lines. Raises StoreError when the turn
+    could not be handled; call `finish()` on the result once its cards are shown."""
+    with visitor.turn_lock, app.reasons.computing_cards():
+        stream = visitor.session.handle_stream(text, explain=False)
+        reply = next(stream)
+    explain = (app.settings.explain if explain is None else explain) and reply.action == "recommend"
     cards = [CardView.of(card, pending=explain) for card in reply.cards[: app.settings.cards]]
     if not explain and reply.action == "recommend":
         cards = [card.with_reason(reason.text, reason.source)
                  for card, reason in zip(cards, _templates(app, visitor, reply))]
-    new_cards = reply.action in {"recommend", "explain"} or bool(reply.cards) or reply.action == "reset"
+    # An answer about a film leaves the picks on screen ("the second one" still means the second card there);
+    # the films it talks about come with its text in the chat (chat_text).
+    new_cards = reply.action in {"recommend", "explain", "reset"} or (
+        bool(reply.cards) and reply.action not in QUESTION_ACTIONS)
     generation = visitor.show(cards) if new_cards else visitor.generation
-    yield _reply_changes(app, history, reply, cards=cards if new_cards else None)
-    for _ in stream:  # the rest of the engine's turn (reasons off) only stores the shown cards
-        pass
-    if explain and cards:
-        yield from _write_reasons(app, visitor, reply, generation)
+    return TurnStart(reply, cards if new_cards else None, generation, explain and bool(cards), stream)
 
 
 def _templates(app: WebApp, visitor: Visitor, reply: Reply) -> list[Reason]:
@@ -122,7 +164,10 @@ def _templates(app: WebApp, visitor: Visitor, reply: Reply) -> list[Reason]:
     return reasons
 
 
-def _write_reasons(app: WebApp, visitor: Visitor, reply: Reply, generation: int) -> Iterator[Changes]:
+def write_reasons(app: WebApp, visitor: Visitor, started: TurnStart) -> Iterator[Changes]:
+    """Each card's reason as it is written, or its template line at the deadline (Settings.explain_wait_s);
+    stops once a newer turn of the visitor has replaced the cards."""
+    reply, generation = started.reply, started.generation
     engine = app.assistant.engine
     profile = reply.profile or visitor.session.profile()
     deadline = app.deadline()
@@ -158,30 +203,42 @@ def feedback(app: WebApp, visitor: Visitor, index: int, kind: str) -> Changes:
     """Like / Not for me / Seen it on card `index`: the card says so, the profile panel shows it at once."""
     if index >= len(visitor.cards):
         return Changes()
-    card = visitor.cards[index]
     try:
-        profile = visitor.session.feedback(card.item_id, kind)
+        profile = mark_card(visitor, index, kind)
     except StoreError as error:
         return Changes(notes=f"That could not be saved: {error}")
-    visitor.update_card(visitor.generation, index, card.marked(kind))
     return Changes(cards=list(visitor.cards), profile=profile_sections(profile, app.label_of))
+
+
+def mark_card(visitor: Visitor, index: int, kind: str) -> Profile:
+    """Store the feedback on card `index` (StoreError when it cannot be) and mark the card; the new profile."""
+    card = visitor.cards[index]
+    profile = visitor.session.feedback(card.item_id, kind)
+    visitor.update_card(visitor.generation, index, card.marked(kind))
+    return profile
 
 
 def why(app: WebApp, visitor: Visitor, index: int) -> Changes:
     """The "why?" panel for card `index`: its reason, the graph paths from the user's likes, facts and fit."""
     if index >= len(visitor.cards):
         return Changes()
-    card = visitor.cards[index]
     try:
-        profile = visitor.session.profile()
+        view, line = why_card(app, visitor, index)
     except StoreError as error:
         return Changes(notes=f"Your profile could not be read: {error}")
-    view = app.assistant.engine.why(card.item_id, profile)
+    return Changes(why_open=True, why_html=why_html(view, line, app.label_of))
+
+
+def why_card(app: WebApp, visitor: Visitor, index: int) -> tuple[WhyView | None, str]:
+    """The "why?" view of card `index` (None for an item the engine cannot explain) and its reason: the card's own
+    once written, else one written now (within Settings.explain_wait_s). StoreError when the profile is unreadable."""
+    card = visitor.cards[index]
+    view = app.assistant.engine.why(card.item_id, visitor.session.profile())
     if view is None:
-        return Changes(why_open=True, why_html=why_html(None, "", app.label_of))
+        return None, ""
     line = card.reason if card.reason and not card.pending else \
         app.reasons.write(view.item, view.evidence, app.deadline()).text
-    return Changes(why_open=True, why_html=why_html(view, line, app.label_of))
+    return view, line
 
 
 # --- the profile panel ----------------------------------------------------------------------------------------

@@ -10,11 +10,16 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import gradio as gr
+import uvicorn
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from gradio.http_server import Server
 
 from webui import handlers
+from webui.api import API_PATH, DOCS_PATH
 from webui.handlers import MORE_PICKS_MESSAGE, START_OVER_MESSAGE, WebApp
 from webui.render import card_html, header_html, profile_row_html, section_title_html
 from webui.views import FEEDBACK_KINDS, Changes, ProfileSection
@@ -347,7 +352,26 @@ def _wire(app: WebApp, page: Page, demo: gr.Blocks) -> None:
     page.passphrase.submit(on(handlers.sign_in, app), sign_in, api_name=False, **quiet)
 
 
-def launch(demo: gr.Blocks, host: str, port: int, **kwargs: Any) -> Any:
-    """Serve the page with its theme and stylesheet (Gradio 6 takes both at launch time)."""
-    return demo.launch(server_name=host, server_port=port, theme=theme(), css=CSS, show_error=False,
-                       footer_links=[], **kwargs)
+def launch(demo: gr.Blocks, host: str, port: int, *, api: FastAPI | None = None, cors_origins: Sequence[str] = (),
+           prevent_thread_lock: bool = False, quiet: bool = False) -> Server:
+    """Serve the page (with its theme and stylesheet) and, when given, the JSON API at API_PATH beside it, on one
+    port. Blocks until interrupted unless prevent_thread_lock; demo.close() stops the server either way.
+
+    The page is mounted on our own FastAPI app rather than served by demo.launch: that app's CORS policy (the
+    allow-list `cors_origins`, Settings.cors_origins) then covers the page and the API alike, where Gradio's own
+    would let any origin call a server that listens beyond localhost."""
+    root = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    root.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST", "DELETE"],
+                        allow_headers=["Authorization", "Content-Type", "X-API-Key"], expose_headers=["Retry-After"],
+                        max_age=600)
+    if api is not None:
+        root.mount(API_PATH, api)
+    gr.mount_gradio_app(root, demo, path="/", theme=theme(), css=CSS, show_error=False, footer_links=[])
+    server = Server(uvicorn.Config(root, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5))
+    demo.server = server  # as demo.launch does: demo.close() stops it
+    server.run_in_thread()
+    if not quiet:
+        log.info("serving on http://%s:%d (JSON API docs at %s%s)", host, port, API_PATH, DOCS_PATH)
+    if not prevent_thread_lock:
+        demo.block_thread()
+    return server

@@ -1,7 +1,9 @@
 """Writing the cards' reasons without holding up anyone's cards.
 
-Cards come from retrieval and ranking, which need no LLM; only the reasons do. One writer thread owns the LLM
-and takes one card at a time, first come first served. A visitor hands in their next card only when the last
+Cards come from retrieval and ranking, which need no LLM; only the reasons do. Writer threads take one card at a
+time, first come first served: one thread with the in-process model (a llama.cpp context writes one thing at a
+time), Settings.llm_server_slots threads with an LLM server (LINER_LLM_SERVER_URL), so that every slot the server
+serves in parallel has a card to write. A visitor hands in their next card only when the last
 one is written, so visitors take turns card by card and nobody waits for another's five. A card whose reason is
 not written by its deadline shows the planned template line (true by construction) and its job is dropped
 from the queue; any failure of the model gives the template line too, with a note. Cards come first on the CPU
@@ -54,7 +56,10 @@ class ReasonWriter:
     def __init__(self, engine: RecommenderEngine):
         self.engine = engine
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        settings = engine.settings
+        self.writers = max(1, settings.llm_server_slots) if settings.llm_server_url else 1
+        """Threads writing reasons at once."""
+        self._threads: list[threading.Thread] = []
         self._start_lock = threading.Lock()
         self._cards_busy = 0
         self._cards_done = threading.Condition()
@@ -81,7 +86,7 @@ class ReasonWriter:
         """The model's reason for one card if it is written before `deadline` (time.monotonic()), else the
         template line. Waits at most until the deadline."""
         job = _Job(item, evidence, Future())
-        self._ensure_thread()
+        self._ensure_threads()
         self._jobs.put(job)
         try:
             return job.future.result(timeout=max(0.0, deadline - time.monotonic()))
@@ -92,17 +97,21 @@ class ReasonWriter:
             return self.template(evidence)
 
     def close(self) -> None:
-        """Stop the writer thread once the jobs before this call are done."""
-        if self._thread is not None:
-            self._jobs.put(None)
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _ensure_thread(self) -> None:
+        """Stop the writer threads once the jobs before this call are done."""
         with self._start_lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="liner-reasons", daemon=True)
-                self._thread.start()
+            threads, self._threads = self._threads, []
+        for _ in threads:
+            self._jobs.put(None)  # one stop mark per thread: each takes one and returns
+        for thread in threads:
+            thread.join(timeout=30)
+
+    def _ensure_threads(self) -> None:
+        with self._start_lock:
+            self._threads = [thread for thread in self._threads if thread.is_alive()]
+            while len(self._threads) < self.writers:
+                thread = threading.Thread(target=self._run, name=f"liner-reasons-{len(self._threads)}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
 
     def _run(self) -> None:
         while True:

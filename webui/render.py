@@ -3,17 +3,20 @@ line from the catalog or the user is escaped; only the knowledge-graph picture, 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Callable
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from conversation.reply import Card
 from core.ids import item_node
 from recommender.engine import WhyView
 from webui.views import FEEDBACK_NOTES, CardView, ProfileRow
 from webui.why_graph import draw_paths_svg
 
+_MARKDOWN = re.compile(r"[\\`*_{}\[\]()#+!|<>~-]")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 _ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
@@ -30,6 +33,18 @@ def header_html() -> str:
 
 def card_html(card: CardView) -> str:
     return _render("card.html", card=card, feedback_notes=FEEDBACK_NOTES)
+
+
+def answer_cards_markdown(cards: list[Card]) -> str:
+    """The films an answer talks about as chat lines: "**Arrival** (2016) · Science Fiction, Drama". Markdown
+    characters in a title are escaped: the chat renders Markdown."""
+    lines = []
+    for card in cards:
+        year = f" ({card.year})" if card.year else ""
+        genres = f" · {', '.join(card.genres)}" if card.genres else ""
+        title = _MARKDOWN.sub(r"\\\g<0>", card.title)
+        lines.append(f"🎬 **{title}**{year}{genres}")
+    return "\n".join(lines)
 
 
 def section_title_html(title: str) -> str:
@@ -55,5 +70,5 @@ def why_html(view: WhyView | None, line: str, label_of: Callable[[str], str]) ->
         facts.append(evidence.overview)
     facts += view.path_texts
     svg = Markup(draw_paths_svg(view.paths, label_of, item_node(view.item.item_id))) if view.paths else ""
-    return _render("why.html", item=view.item, line=line, graph_svg=svg, facts=facts,
+    return _render("why.html", item=view.item, evidence=evidence, line=line, graph_svg=svg, facts=facts,
                    matches=[m.describe() for m in evidence.matches], cautions=list(evidence.cautions))

@@ -21,6 +21,7 @@ KIND_COLOURS = {
     "genre": "#8a6bb1",
     "keyword": "#8c8c8c",
     "decade": "#b59a2f",
+    "series": "#2f8f83",
     "item": "#4a7fb5",
 }
 
