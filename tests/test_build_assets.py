@@ -199,7 +199,7 @@ def test_coverage_of_the_shipped_catalog(catalog: Catalog):
     shares = coverage(list(catalog))
     # Issue 16's floors. Billing order and runtime fall short of its 70 %: billing order exists only in the two
     # TMDb files (10,866 + 5,000 films, 1960-2015 mostly) and the 2020-2025 extract, runtime in those and
-    # tmdb_5000; no shared source has more (see /work/notes/data.md).
+    # tmdb_5000; no shared source has more (README, "What it knows about films").
     assert shares["director"] >= 0.75
     assert shares["director_popular_before_2019"] >= 0.95
     assert shares["cast"] >= 0.70 and shares["billing_cast"] >= 0.50
