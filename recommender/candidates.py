@@ -270,8 +270,6 @@ def _fits(item: Item, constraints: Constraints) -> bool:
             return False
         if constraints.include_genres and not set(item.genres) & set(constraints.include_genres):
             return False
-    # Runtime and language are known for about half the catalog: a film whose length or language is unknown is
-    # not offered to someone who asked for "something short" or "a French film" (a guess would break the promise).
     if constraints.runtime_min and (item.runtime is None or item.runtime < constraints.runtime_min):
         return False
     if constraints.runtime_max and (item.runtime is None or item.runtime > constraints.runtime_max):

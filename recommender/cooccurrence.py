@@ -86,17 +86,13 @@ class _Counts:
 
     @classmethod
     def build(cls, conversations: Iterable[Conversation]) -> "_Counts":
-        conversations = list(conversations)
+        distinct = [(conv.habit_key, list(dict.fromkeys(conv.items))) for conv in conversations]
         repeats: Counter[tuple[str, str, str]] = Counter()
-        for conv in conversations:
-            items = list(dict.fromkeys(conv.items))
-            key = conv.habit_key
+        for key, items in distinct:
             repeats.update((key, a, "") for a in items)
             repeats.update((key, a, b) for a in items for b in items if a != b)
         counts = cls()
-        for conv in conversations:
-            items = list(dict.fromkeys(conv.items))
-            key = conv.habit_key
+        for key, items in distinct:
             for a in items:
                 counts.mentions[a] += 1.0 / repeats[key, a, ""]
             for i, a in enumerate(items):

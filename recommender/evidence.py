@@ -160,7 +160,7 @@ _WORD_RUN = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*")
 
 
 @lru_cache(maxsize=2)
-def _keyword_forms(catalog: Catalog) -> dict[str, str]:
+def keyword_forms(catalog: Catalog) -> dict[str, str]:
     """keyword -> how the catalog's descriptions usually write it: with the article they give it ("a small town",
     "the future", or none: "time travel") and capitalised where they capitalise it ("New York", "the FBI"). Read
     from every description once, counting only occurrences that do not open a sentence (where every word is
@@ -336,7 +336,7 @@ def build_evidence(item: Item, profile: Profile, kg, catalog: Catalog, max_match
         popularity=item.popularity, runtime=item.runtime, language=item.language,
         series=series_name(item.series),
         keyword_forms={k: f for k in {*item.keywords, *(m.label for m in unique.values() if m.kind == "keyword")}
-                       if (f := _keyword_forms(catalog).get(k.lower()))},
+                       if (f := keyword_forms(catalog).get(k.lower()))},
         matches=_keep_each_kind(list(unique.values()), max_matches),
         cautions=_cautions(item, profile, facets, graph, catalog),
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
@@ -14,6 +13,8 @@ from typing import Any, Iterator
 import httpx
 import jsonschema
 import pytest
+
+from local_services import free_port
 
 KEY = "k-tests-0123456789abcdef"
 BURST_KEY = "k-burst-0123456789abcdef"
@@ -24,12 +25,6 @@ RATE_LIMIT = 5
 RATE_WINDOW_S = 10.0
 """The rate-limit test's allowance: 5 requests, then one more every 2 s."""
 BURST = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +51,7 @@ def api_url(api_web) -> Iterator[str]:
 
     web = api_web
     demo = build(web)
-    port = _free_port()
+    port = free_port()
     launch(demo, "127.0.0.1", port, api=create_api(web), cors_origins=web.settings.cors_origins,
            prevent_thread_lock=True, quiet=True)
     try:
@@ -342,7 +337,7 @@ def limited_url(api_web) -> Iterator[str]:
     limited = assistant.settings.with_overrides(api_rate_per_key=RATE_LIMIT, api_rate_per_ip=RATE_LIMIT,
                                                 api_rate_window_s=RATE_WINDOW_S)
     web = WebApp(Assistant(limited, engine=assistant.engine, store=assistant.store), api_web.reasons)
-    port = _free_port()
+    port = free_port()
     server = Server(uvicorn.Config(create_api(web), host="127.0.0.1", port=port, log_level="warning"))
     server.run_in_thread()
     try:

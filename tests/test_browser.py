@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,24 +15,13 @@ from typing import Iterator
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+from local_services import CHROMIUM, CHROMIUM_FLAGS, NEEDS_CHROMIUM, free_port
+
 TURN_TIMEOUT_MS = 90_000
 """A first turn may load the LLM and write five explanations on two busy CPU cores."""
 CLICK_TIMEOUT_MS = 15_000
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
-                       "(apt-get install -y chromium chromium-driver)"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+pytestmark = NEEDS_CHROMIUM
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +38,7 @@ def app_url(browser_assistant) -> Iterator[str]:
     from webui.handlers import WebApp
     from webui.layout import build, launch
 
-    port = _free_port()
+    port = free_port()
     web = WebApp.over(browser_assistant)
     demo = build(web)
     launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import http.server
 import json
-import socket
 import threading
-from pathlib import Path
 from typing import Iterator
 
 import jsonschema
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+from local_services import CHROMIUM, CHROMIUM_FLAGS, NEEDS_CHROMIUM, free_port
+
 TURN_TIMEOUT_MS = 90_000
 HOST_WIDTH = 420
 """The host's column for the widget: narrower than the page, as in a sidebar or a phone."""
@@ -39,17 +36,7 @@ HOST_PAGE = """<!doctype html>
 </body></html>
 """
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
-                       "(apt-get install -y chromium chromium-driver)"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+pytestmark = NEEDS_CHROMIUM
 
 
 def _serve(html: str, port: int = 0) -> tuple[str, http.server.ThreadingHTTPServer]:
@@ -73,7 +60,7 @@ def _serve(html: str, port: int = 0) -> tuple[str, http.server.ThreadingHTTPServ
 
 @pytest.fixture(scope="module")
 def host_port() -> int:
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +77,7 @@ def app_api(settings, engine, tmp_path_factory, host_port) -> Iterator[str]:
     web = WebApp.over(Assistant(embed_settings, engine=engine,
                                 store=ProfileStore(f"sqlite:///{folder / 'profiles.sqlite'}", embed_settings)))
     demo = build(web)
-    port = _free_port()
+    port = free_port()
     launch(demo, "127.0.0.1", port, api=create_api(web), cors_origins=embed_settings.cors_origins,
            prevent_thread_lock=True, quiet=True)
     try:

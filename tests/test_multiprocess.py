@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,11 +26,7 @@ from bench.load import PageSession, wait_for_app
 from core.profile import Profile
 from recommender.settings import REPO_ROOT
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from local_services import free_port
 
 
 @pytest.fixture
@@ -39,7 +34,7 @@ def two_apps(cli_env: dict[str, str], database_url: str, tmp_path: Path) -> Iter
     """Two app processes on free loopback ports over database_url: [(base url, process)]."""
     apps = []
     for number in range(2):
-        port = _free_port()
+        port = free_port()
         env = cli_env | {"LINER_DATABASE_URL": database_url, "LINER_PORT": str(port), "LINER_HOST": "127.0.0.1",
                          "LINER_EXPLAIN": "false", "GRADIO_ANALYTICS_ENABLED": "False"}
         log = open(tmp_path / f"app{number}.log", "w", encoding="utf-8")
