@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from recommender.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 
 log = logging.getLogger("liner.app")
 

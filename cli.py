@@ -1,6 +1,6 @@
 """`liner`: the one command line (app, chat, catalog, ingest, build-assets, eval, bench).
 
-Every command takes `--set FIELD=VALUE` (any field of recommender/settings.py, before or after the command name);
+Every command takes `--set FIELD=VALUE` (any field of core/settings.py, before or after the command name);
 its flags are shortcuts for settings. Precedence: defaults < LINER_<FIELD> environment < --set < flags.
 """
 
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator, TextIO
 import click
 
 from bench.redial import ALL, SPLITS
-from recommender.settings import REPO_ROOT, Settings, load_settings
+from core.settings import REPO_ROOT, Settings, load_settings
 
 if TYPE_CHECKING:
     from conversation.reply import Reply
@@ -52,7 +52,7 @@ def _remember_overrides(ctx: click.Context, _param: click.Parameter, pairs: tupl
 def _set_option(command: Callable) -> Callable:
     return click.option(
         "--set", "overrides", multiple=True, type=_SettingOverride(), expose_value=False,
-        callback=_remember_overrides, help="override any setting (see recommender/settings.py), e.g. --set cards=3",
+        callback=_remember_overrides, help="override any setting (see core/settings.py), e.g. --set cards=3",
     )(command)
 
 
@@ -151,7 +151,7 @@ def catalog() -> None:
 @click.argument("item_id")
 def catalog_get(item_id: str) -> int:
     """Print one item as JSON."""
-    from recommender.catalog import load_catalog
+    from core.catalog import load_catalog
 
     item = load_catalog(_settings().catalog_path).get(item_id)
     if item is None:
@@ -174,7 +174,7 @@ def ingest(source: Path | None, mapping: tuple[str, ...], out: Path | None, cata
 
     settings = _settings(catalog_path=catalog_path)
     if source:
-        from recommender.catalog_import import convert_catalog
+        from pipelines.catalog_import import convert_catalog
 
         columns = dict(_pair(item, "--map", "FIELD=COLUMN") for item in mapping)
         out = out or settings.data_dir / "catalogs" / (source.stem + ".jsonl.gz")
@@ -202,7 +202,7 @@ def _pair(text: str, option: str, form: str) -> tuple[str, str]:
 @click.option("--out", type=click.Path(path_type=Path), default=REPO_ROOT / "assets", show_default=True)
 def build_assets(shared: Path, out: Path) -> int:
     """Rebuild assets/ (catalog, co-occurrence, item embeddings, merge report) from ../shared/data."""
-    from recommender.build_assets import build_assets as build
+    from pipelines.build_assets import build_assets as build
 
     for key, value in build(shared, out, _settings()).items():
         print(f"{key:>22}: {value}")

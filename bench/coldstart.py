@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
+from core.catalog import Catalog
 from core.files import atomic_write_text
 from core.item import Item
-from recommender.catalog import Catalog
-from recommender.film_sources import FIRST_RECENT_YEAR
+from pipelines.film_sources import FIRST_RECENT_YEAR
 
 if TYPE_CHECKING:
     from conversation.session import Assistant
-    from recommender.settings import Settings
+    from core.settings import Settings
 
 TOP_K = 10
 LEADS = 2
@@ -172,7 +172,7 @@ def format_report(report: ColdstartReport) -> str:
 def run(settings: Settings, *, n: int, seed: int, json_out: Path | None) -> int:
     """`liner eval coldstart`: score n cases per group with a fresh in-memory store, print, write JSON."""
     from conversation.session import Assistant
-    from recommender.store import ProfileStore
+    from store.profile_store import ProfileStore
 
     # One message and straight to cards: no onboarding question, no reasons, no LLM ranking (as --no-llm).
     settings = settings.with_overrides(onboarding_questions=0, explain=False, llm_rank=False)

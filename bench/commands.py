@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from core.files import atomic_write_text
-from recommender.settings import REPO_ROOT, Settings
+from core.settings import REPO_ROOT, Settings
 
 DEFAULT_REDIAL = REPO_ROOT.parent / "shared" / "data" / "redial" / "train_data_subset.jsonl"
 """The ReDial training dialogues shipped beside the repository (the only ReDial data tuned on)."""
@@ -25,7 +25,7 @@ def eval_redial(settings: Settings, path: Path, *, limit: int | None, split: str
                 json_out: Path | None) -> int:
     from bench.redial import evaluate_redial, format_report, load_redial
     from conversation.session import Assistant
-    from recommender.store import ProfileStore
+    from store.profile_store import ProfileStore
 
     if ablation and not llm:
         raise ValueError("--ablation compares with the LLM ranking: drop --no-llm")
@@ -108,7 +108,7 @@ def train_ranker(settings: Settings, redial: Path, *, out: Path | None, limit: i
                  cv_rounds: tuple[int, ...] = ()) -> int:
     from bench.ranker_training import train_ranker as train
     from conversation.session import Assistant
-    from recommender.store import ProfileStore
+    from store.profile_store import ProfileStore
 
     _require_redial(redial)
     out = out or settings.ranker_path

@@ -3,7 +3,7 @@
 Profiles are real ReDial train seekers' liked movies (from their post-dialogue answers); synthetic ones (a popular
 item's title, genre and director, as a user might state them) fill in only when no ReDial file is at hand. Items are
 the system's own top cards for that profile. Every shown line is checked again here with the runtime's support
-check (recommender/support_check.py). Figures: share fully supported, role errors, share of lines with a personal
+check (explain/support_check.py). Figures: share fully supported, role errors, share of lines with a personal
 link available that lead with it, distinct-line ratio, repeated phrases, length, fallback rate, the sources, 20
 random examples, and catalog items whose facts contradict each other (e.g. a namesake film merged wrongly).
 
@@ -26,19 +26,20 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bench.redial import MOVIE_LIST, load_movie_names, map_movies
+from core.catalog import Catalog, normalize_title
 from core.ids import item_node, node_id
 from core.item import Item
 from core.profile import Profile, ProfileEntry
 from core.vocabulary import Kind
+from explain.content_plan import (COMPOUND_COUNTABLE_SHARE, COUNTABLE_SHARE, ContentPlan, build_plan,
+                                  continues_as_clause, film_type, is_plural, plural_share, restates_the_listing,
+                                  split_sentences)
+from explain.evidence import Evidence
+from explain.explanation_vocabulary import load_vocabulary
+from explain.support_check import SupportReport, check_support
+from explain.writer import leads_with_link
 from recommender.candidates import Query
-from recommender.catalog import Catalog, normalize_title
-from recommender.content_plan import (COMPOUND_COUNTABLE_SHARE, COUNTABLE_SHARE, ContentPlan, build_plan,
-                                      continues_as_clause, film_type, is_plural, plural_share, restates_the_listing,
-                                      split_sentences)
 from recommender.engine import RecommenderEngine
-from recommender.evidence import Evidence
-from recommender.explain import leads_with_link
-from recommender.support_check import SupportReport, check_support, load_vocabulary
 
 RECOMMENDED_POOL = 5
 """An item is drawn from the profile's top cards, as a user would see them."""

@@ -1,6 +1,6 @@
 """`liner bench`: per-turn latency by stage over fixed scripted conversations, memory, start-up times, a naive
 baseline (the same GGUF model asked to write five recommendations itself) on the same turns, and the explanation
-paths (recommender/explain.py) timed on the same five cards of every turn, the old free-writing path included."""
+paths (explain/writer.py) timed on the same five cards of every turn, the old free-writing path included."""
 
 from __future__ import annotations
 
@@ -20,12 +20,12 @@ import numpy as np
 from tqdm import tqdm
 
 from conversation.session import Assistant, ChatSession
+from core.catalog import Catalog, normalize_title, split_title_year
 from core.item import Item
 from core.profile import Profile
-from recommender.catalog import Catalog, normalize_title, split_title_year
-from recommender.explain import Explainer
-from recommender.settings import REPO_ROOT, Settings
-from recommender.store import ProfileStore
+from core.settings import REPO_ROOT, Settings
+from explain.writer import Explainer
+from store.profile_store import ProfileStore
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ BASELINE_STOP = ("\n6.", "\n\n\n")
 # Start-up as a user sees it: a fresh interpreter, imports included, until the assistant and its LLM are ready.
 _START_SCRIPT = (
     "from conversation.session import Assistant\n"
-    "from recommender.settings import load_settings\n"
+    "from core.settings import load_settings\n"
     "Assistant(load_settings()).engine.llm\n"
 )
 

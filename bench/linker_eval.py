@@ -29,10 +29,10 @@ from pathlib import Path
 
 from core.ids import item_node
 from core.item import Item
+from core.settings import Settings
 from core.vocabulary import Kind
 from knowledge_graph.aliases import AliasIndex, tokenize
 from knowledge_graph.graph import KnowledgeGraph
-from recommender.settings import Settings
 
 MISSPELLING_TARGET = 0.90
 FALSE_LINK_TARGET = 0.01
@@ -188,7 +188,7 @@ def run(settings: Settings, *, n: int, messages: int, seed: int, redial: Path, j
     """`liner eval linker`: build the linker as the app does, measure, print, write JSON; 0 when both targets
     hold. Only the catalog, the graph and the alias index are built: linking needs no sentence vectors."""
     from core.files import atomic_write_text
-    from recommender.catalog import load_catalog
+    from core.catalog import load_catalog
 
     if not Path(redial).is_file():
         raise FileNotFoundError(f"no ReDial file at {redial}: pass --redial FILE")

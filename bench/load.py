@@ -31,8 +31,8 @@ from typing import Any, Callable, Iterator
 import httpx
 from gradio_client.utils import apply_diff
 
+from core.settings import REPO_ROOT
 from core.stats import percentile
-from recommender.settings import REPO_ROOT
 
 log = logging.getLogger(__name__)
 

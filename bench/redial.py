@@ -29,7 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bench.metrics import bootstrap_interval, paired_bootstrap_difference, ranking_report, success_rate
-from recommender.catalog import Catalog, split_title_year
+from core.catalog import Catalog, split_title_year
 from recommender.cooccurrence import Cooccurrence
 
 if TYPE_CHECKING:

@@ -29,8 +29,8 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
+from core.settings import Settings
 from core.stats import percentile
-from recommender.settings import Settings
 from recommender.vector_index import FLAT, HNSW, IVF, IndexSpec, VectorIndex
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def synthetic_catalog_files(settings: Settings, items: int, folder: Path, seed: 
     real items (their genres, people, keywords, year and description; a new id, a title of their own, a lower
     popularity), with embeddings beside it (perturbed copies of the real vectors, as for the index) so that
     `liner ingest` reads instead of encoding them. Returns settings that use them, with folder as the data dir."""
-    from recommender.catalog import load_catalog, write_catalog
+    from core.catalog import load_catalog, write_catalog
     from recommender.embedding_asset import text_hashes
     from recommender.encoder import Encoder
 

@@ -2,7 +2,7 @@
 
 Each answer is planned from the film's facts (its evidence, as for a card's reason) into the templates of the
 "answers" section of assets/nlu_lexicon.json, and every line that states a fact passes the same support check as
-a card's reason (recommender.support_check), with the template's own words as its frame. A fact the catalog lacks
+a card's reason (explain.support_check), with the template's own words as its frame. A fact the catalog lacks
 is said to be missing ("I don't know the runtime of Heat."), never guessed; a line that fails the check is not
 shown. The answer carries the card(s) it talks about.
 """
@@ -20,13 +20,14 @@ from conversation.questions import Question, QuestionKind
 from core.ids import NodeId, item_node
 from core.item import Item
 from core.profile import Profile, ProfileEntry
+from core.settings import Settings
 from core.text import join_words
 from core.vocabulary import Kind, Relation
+from explain.evidence import Evidence, same_series
+from explain.explanation_vocabulary import load_vocabulary, stem
+from explain.support_check import check_support, support_facts, words
 from recommender.audience import load_family_rules
 from recommender.engine import RecommenderEngine
-from recommender.evidence import Evidence, same_series
-from recommender.settings import Settings
-from recommender.support_check import check_support, load_vocabulary, stem, support_facts, words
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ class Answerer:
 
     def _series_members(self, item: Item) -> list[Item]:
         """The other films of the item's series in release order: its collection where the catalog names one,
-        else titles of one series (recommender.evidence.same_series)."""
+        else titles of one series (explain.evidence.same_series)."""
         catalog = self.engine.catalog
         if item.series:
             members = [i for i in catalog if i.series == item.series and i.item_id != item.item_id]

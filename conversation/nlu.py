@@ -35,8 +35,8 @@ from conversation.year_constraints import year_constraints
 from core.ids import NodeId, item_id_of, item_node
 from core.mention import Mention
 from core.preferences import Preference
+from core.settings import Settings
 from recommender.audience import load_family_rules
-from recommender.settings import Settings
 
 TRUNCATED_NOTE = "Your message was long, so I only read the first {n} characters."
 EMPTY_NOTE = "I didn't catch anything in that message. Tell me a film you like, or what you're in the mood for."

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from recommender.catalog import Catalog, split_title_year
+from core.catalog import Catalog, split_title_year
 
 log = logging.getLogger(__name__)
 

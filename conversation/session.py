@@ -23,13 +23,13 @@ from core.ids import NodeId, item_id_of, node_id
 from core.item import Item
 from core.preferences import Constraints
 from core.profile import Profile, ProfileEntry
+from core.settings import Settings
 from core.text import join_words
 from core.vocabulary import Kind
+from explain.evidence import language_name
 from recommender.candidates import Candidate, Query
 from recommender.engine import RecommenderEngine, WhyView
-from recommender.evidence import language_name
-from recommender.settings import Settings
-from recommender.store import ProfileStore, ShownCard, StoreError
+from store.profile_store import ProfileStore, ShownCard, StoreError
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from conversation.reading import Reading
 from conversation.units import is_open, year_of
 from conversation.verdicts import excluded
 from core.ids import NodeId
-from recommender.settings import Settings
+from core.settings import Settings
 
 
 def year_constraints(reading: Reading, settings: Settings, newest_year: int | None = None) -> tuple[int | None,

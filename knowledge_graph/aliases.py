@@ -18,7 +18,6 @@ import json
 import logging
 import re
 import time
-import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from rapidfuzz.distance import OSA
 from core.ids import item_node
 from core.item import Item
 from core.mention import Mention
+from core.text import fold_accents
 from core.vocabulary import DECADE_WORDS, GENERIC_KEYWORDS, Kind
 from knowledge_graph.graph import KnowledgeGraph
 
@@ -105,9 +105,7 @@ CAPITAL = "capital"    # a surname alone: needs capitals
 def _fold(token: str) -> str:
     if token == "&":
         return "and"
-    if not token.isascii():
-        token = "".join(c for c in unicodedata.normalize("NFKD", token) if not unicodedata.combining(c))
-    return token.lower().replace("'", "").replace("’", "")
+    return fold_accents(token).lower().replace("'", "").replace("’", "")
 
 
 def tokenize(text: str) -> tuple[list[str], list[int], list[int]]:

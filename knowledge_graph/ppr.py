@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 class PageRankSettings(Protocol):
-    """The settings the walk reads (recommender.settings.Settings has them; this layer does not import it)."""
+    """The settings the walk reads (core.settings.Settings has them; this layer does not import it)."""
 
     ppr_alpha: float
     ppr_relation_weights: str

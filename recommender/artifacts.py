@@ -16,15 +16,15 @@ from typing import Callable, TypeVar
 
 import numpy as np
 
+from core.catalog import Catalog, load_catalog
 from core.files import atomic_write
+from core.settings import Settings
 from knowledge_graph.aliases import AliasIndex
 from knowledge_graph.graph import KnowledgeGraph
 from knowledge_graph.ppr import PersonalizedPageRank
-from recommender.catalog import Catalog, load_catalog
 from recommender.cooccurrence import Cooccurrence
 from recommender.embedding_asset import catalog_vectors, check_finite
 from recommender.encoder import Encoder
-from recommender.settings import Settings
 from recommender.vector_index import IndexSpec, VectorIndex
 
 log = logging.getLogger(__name__)

@@ -15,11 +15,11 @@ from core.ids import NodeId, item_node
 from core.item import Item
 from core.preferences import Constraints
 from core.profile import Profile
+from core.settings import Settings
 from core.stats import top_scored
 from core.vocabulary import Kind
 from recommender.artifacts import Artifacts
 from recommender.audience import FamilyRules, load_family_rules
-from recommender.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ from typing import Iterable
 
 import numpy as np
 
+from core.catalog import Catalog
 from core.item import Item
+from core.settings import Settings
 from core.stats import top_scored
-from recommender.catalog import Catalog
-from recommender.settings import Settings
 
 log = logging.getLogger(__name__)
 

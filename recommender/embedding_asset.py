@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.catalog import Catalog
 from core.files import atomic_write
-from recommender.catalog import Catalog
 from recommender.encoder import Encoder, EncoderError
 from recommender.vector_index import non_finite_rows
 

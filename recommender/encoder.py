@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from core.cache import LRUCache
+from core.catalog import language_name
 from core.item import Item
-from recommender.catalog import language_name
-from recommender.settings import Settings
+from core.settings import Settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -11,17 +11,18 @@ import numpy as np
 
 from core.item import Item
 from core.profile import Profile
+from core.settings import Settings
+from explain.evidence import Evidence, build_evidence, keyword_forms
+from explain.writer import Explainer, Explanation
 from knowledge_graph.paths import EvidencePath, evidence_paths
+from llm.model import LLM
+from llm.text_model import LLMError
+from llm.text_model import TextModel
 from recommender.artifacts import Artifacts, load_artifacts
 from recommender.candidates import Candidate, CandidateGenerator, Query, StageTimes
-from recommender.evidence import Evidence, build_evidence, keyword_forms
-from recommender.explain import Explainer, Explanation
 from recommender.learned_ranker import LearnedRanker
-from recommender.llm import LLM, LLMError
 from recommender.ranker_features import candidate_features
 from recommender.ranking import LLMRanker, blend
-from recommender.settings import Settings
-from recommender.text_model import TextModel
 
 log = logging.getLogger(__name__)
 

@@ -25,11 +25,11 @@ from collections import Counter
 
 import numpy as np
 
+from core.catalog import Catalog
 from core.ids import NodeId
 from core.profile import Profile
 from core.vocabulary import Kind
 from recommender.candidates import SOURCES, Candidate, Query
-from recommender.catalog import Catalog
 from recommender.cooccurrence import Cooccurrence
 
 FEATURES: tuple[str, ...] = tuple(f"rrf_{source}" for source in SOURCES) + (

@@ -17,14 +17,14 @@ from typing import Sequence
 
 import numpy as np
 
+from core.catalog import split_title_year
 from core.files import atomic_write_text
 from core.item import Item
 from core.profile import Profile, ProfileEntry
+from core.settings import Settings
 from core.text import join_words
 from core.vocabulary import UNINFORMATIVE_KEYWORDS
-from recommender.catalog import split_title_year
-from recommender.settings import Settings
-from recommender.text_model import TextModel
+from llm.text_model import TextModel
 
 log = logging.getLogger(__name__)
 

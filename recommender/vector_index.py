@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from core.files import atomic_write, atomic_write_text
-from recommender.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

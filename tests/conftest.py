@@ -13,8 +13,8 @@ from typing import Iterator, Sequence
 
 import pytest
 
-from recommender.catalog import load_catalog
-from recommender.settings import REPO_ROOT, load_settings
+from core.catalog import load_catalog
+from core.settings import REPO_ROOT, load_settings
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +60,7 @@ def engine(settings, artifacts):
 def assistant(settings, engine, tmp_path):
     """A fresh profile store per test, over the shared engine."""
     from conversation.session import Assistant
-    from recommender.store import ProfileStore
+    from store.profile_store import ProfileStore
 
     return Assistant(settings, engine=engine, store=ProfileStore(f"sqlite:///{tmp_path / 'profiles.sqlite'}", settings))
 

@@ -31,7 +31,7 @@ BURST = 20
 def api_web(settings, engine, tmp_path_factory):
     """The app's WebApp over a fresh store, with two API keys and one allowed host origin."""
     from conversation.session import Assistant
-    from recommender.store import ProfileStore
+    from store.profile_store import ProfileStore
     from webui.handlers import WebApp
 
     api_settings = settings.with_overrides(
@@ -130,7 +130,7 @@ def test_an_export_breaking_the_schema_is_caught():
 
 def test_keys_and_origins_come_from_the_environment(monkeypatch, api_web):
     from conversation.session import Assistant
-    from recommender.settings import load_settings
+    from core.settings import load_settings
     from webui.api import create_api
     from webui.handlers import WebApp
 

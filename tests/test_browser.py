@@ -27,7 +27,7 @@ pytestmark = NEEDS_CHROMIUM
 @pytest.fixture(scope="module")
 def browser_assistant(settings, engine, tmp_path_factory):
     from conversation.session import Assistant
-    from recommender.store import ProfileStore
+    from store.profile_store import ProfileStore
 
     folder = tmp_path_factory.mktemp("browser_store")
     return Assistant(settings, engine=engine, store=ProfileStore(f"sqlite:///{folder / 'profiles.sqlite'}", settings))

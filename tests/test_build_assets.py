@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from recommender.build_assets import FIRST_TEST_CONVERSATION, build_assets, coverage
-from recommender.catalog import Catalog, normalize_title
+from core.catalog import Catalog, normalize_title
+from core.settings import REPO_ROOT, Settings
+from pipelines.build_assets import FIRST_TEST_CONVERSATION, build_assets, coverage
+from pipelines.entity_resolution import DialogueEvidence, FilmFacts, same_film
+from pipelines.film_sources import MOJIBAKE, directors_in, repair_mojibake
 from recommender.cooccurrence import Cooccurrence
-from recommender.entity_resolution import DialogueEvidence, FilmFacts, same_film
-from recommender.film_sources import MOJIBAKE, directors_in, repair_mojibake
-from recommender.settings import REPO_ROOT, Settings
 
 SHARED = REPO_ROOT.parent / "shared" / "data"
 REDIAL = SHARED / "redial"

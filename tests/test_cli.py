@@ -12,7 +12,7 @@ import tomllib
 import pytest
 
 import cli
-from recommender.settings import REPO_ROOT
+from core.settings import REPO_ROOT
 
 COMMANDS = {"app", "chat", "catalog", "ingest", "build-assets", "eval", "bench", "train-ranker"}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bench.coldstart import (
     OLDER, RECENT, TOP_K, CaseResult, ColdstartCase, evaluate_coldstart, format_report, linked_cases, summarize,
 )
-from recommender.catalog import Catalog
+from core.catalog import Catalog
 
 
 def test_cases_link_each_film_to_a_seed_it_shares_something_with(catalog: Catalog):

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from recommender.catalog import load_catalog
-from recommender.settings import REPO_ROOT
+from core.catalog import load_catalog
+from core.settings import REPO_ROOT
 
 LIGHT_GENRES = {"Comedy", "Family", "Animation", "Romance", "Musical"}
 

@@ -67,7 +67,7 @@ def host_port() -> int:
 def app_api(settings, engine, tmp_path_factory, host_port) -> Iterator[str]:
     """The app on one loopback port; the host page's origin (another port) is its only allowed origin."""
     from conversation.session import Assistant
-    from recommender.store import ProfileStore
+    from store.profile_store import ProfileStore
     from webui.api import API_PATH, create_api
     from webui.handlers import WebApp
     from webui.layout import build, launch

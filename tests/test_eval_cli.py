@@ -26,7 +26,7 @@ from bench.redial import (
     select_split,
 )
 from cli import main
-from recommender.settings import REPO_ROOT
+from core.settings import REPO_ROOT
 
 REDIAL = REPO_ROOT.parent / "shared" / "data" / "redial"
 METRIC_KEYS = {"recall@1", "recall@10", "recall@50", "ndcg@10", "ndcg@50", "mrr@10", "mrr@50", "success_rate",

@@ -9,18 +9,18 @@ from types import SimpleNamespace
 import networkx as nx
 import pytest
 
+from bench.explain_quality import cut_hook, double_stop, empty_line, genre_only_link, tautological, ungrammatical_theme
+from core.catalog import Catalog, load_catalog
 from core.item import Item
 from core.profile import Profile, ProfileEntry
+from core.settings import REPO_ROOT, Settings
 from core.vocabulary import Relation
-from bench.explain_quality import cut_hook, double_stop, empty_line, genre_only_link, tautological, ungrammatical_theme
-from recommender.catalog import Catalog, load_catalog
-from recommender.content_plan import ContentPlan, build_plan, keyword_phrase, plan_grammar, realisations, story_hook
-from recommender.evidence import build_evidence
-from recommender.explain import Explainer, evidence_block, template_line
-from recommender.llm import LLMError
+from explain.content_plan import ContentPlan, build_plan, keyword_phrase, plan_grammar, realisations, story_hook
+from explain.evidence import build_evidence
+from explain.support_check import check_support
+from explain.writer import Explainer, evidence_block, template_line
+from llm.text_model import LLMError
 from recommender.ranking import NeutralCache, blend, candidate_text, preference_prefix
-from recommender.settings import REPO_ROOT, Settings
-from recommender.support_check import check_support
 
 GRAPH_TITLES = ["Arrival", "Sicario", "Interstellar", "The Martian", "Saw", "The Notebook", "Gravity", "Blade Runner 2049",
                 "Prisoners"]
@@ -322,7 +322,7 @@ def test_explainer_without_llm_writes_planned_lines(catalog, kg, tmp_path):
 @pytest.mark.llm
 @pytest.mark.parametrize("mode", ["rerank", "free"])
 def test_real_model_lines_are_supported_and_lead_with_the_link(settings, catalog, kg, mode):
-    from recommender.llm import LLM
+    from llm.model import LLM
 
     explainer = Explainer(LLM(settings), settings.with_overrides(explain_mode=mode))
     for title in ("Sicario", "Blade Runner 2049", "Prisoners"):
@@ -369,7 +369,7 @@ def test_neutral_cache_persists_per_model(tmp_path):
 
 
 def test_a_line_that_loops_is_rejected():
-    from recommender.support_check import repeated_phrases
+    from explain.support_check import repeated_phrases
 
     assert {"a killer", "killer"} <= set(repeated_phrases("A horror film, with a killer, a killer, a killer."))
     assert repeated_phrases("Talladega Nights: John C. Reilly, and John C. Reilly, as a family dinner.")
@@ -385,7 +385,7 @@ def test_a_remake_sharing_the_liked_titles_name_checks_the_liked_films_roles(cat
 
 
 def test_leading_with_the_link_is_read_past_abbreviations_in_names(catalog, kg):
-    from recommender.explain import leads_with_link
+    from explain.writer import leads_with_link
 
     evidence = evidence_for(catalog, kg, "Prometheus", ["Alien"])
     plan = build_plan(evidence)
@@ -549,7 +549,7 @@ def test_the_why_panel_shows_runtime_language_and_series(series_catalog):
 def test_real_model_chooses_lines_without_any_defect(settings, catalog, kg):
     """Through the real GGUF (rerank): the cases of issue 16 give supported lines with none of its defects."""
     from bench.explain_quality import line_defects
-    from recommender.llm import LLM
+    from llm.model import LLM
 
     explainer = Explainer(LLM(settings), settings.with_overrides(explain_mode="rerank"))
     for title, liked in (("Aladdin", ["The Hunchback of Notre Dame"]), ("Batman Returns", ["Superman"]),

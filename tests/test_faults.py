@@ -19,9 +19,9 @@ from typing import Iterator
 import httpx
 import pytest
 
-from recommender.catalog import CatalogError, load_catalog
-from recommender.catalog_import import convert_catalog
-from recommender.settings import REPO_ROOT
+from core.catalog import CatalogError, load_catalog
+from core.settings import REPO_ROOT
+from pipelines.catalog_import import convert_catalog
 
 from local_services import free_port
 
@@ -33,7 +33,7 @@ def test_latin1_csv_is_read_with_a_warning_naming_the_file_and_line(tmp_path: Pa
     src = tmp_path / "films.csv"
     src.write_bytes("title,year,director\nHeat,1995,Michael Mann\nAmélie,2001,Jean-Pierre Jeunet\n"
                     "Léon: The Professional,1994,Luc Besson\n".encode("latin-1"))
-    with caplog.at_level(logging.WARNING, logger="recommender.catalog_import"):
+    with caplog.at_level(logging.WARNING, logger="pipelines.catalog_import"):
         assert convert_catalog(src, tmp_path / "out.jsonl.gz", {}) == 3
     titles = [item.title for item in load_catalog(tmp_path / "out.jsonl.gz")]
     assert titles == ["Heat", "Amélie", "Léon: The Professional"]

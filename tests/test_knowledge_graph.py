@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from core.catalog import Catalog, load_catalog
 from core.ids import NodeId, item_id_of, item_node
+from core.settings import REPO_ROOT, Settings
 from core.vocabulary import Kind, Relation
 from knowledge_graph.aliases import AliasIndex
 from knowledge_graph.graph import KnowledgeGraph, KnowledgeGraphError
 from knowledge_graph.paths import EvidencePath, evidence_paths
 from knowledge_graph.ppr import PersonalizedPageRank
-from recommender.catalog import Catalog, load_catalog
-from recommender.settings import REPO_ROOT, Settings
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,15 @@ import threading
 import numpy as np
 import pytest
 
+from core.catalog import load_catalog
 from core.profile import Profile, ProfileEntry
-from recommender.catalog import load_catalog
-from recommender.evidence import build_evidence
-from recommender.explain import Explainer
-from recommender.llm import LLM, LLMError
+from core.settings import REPO_ROOT, Settings
+from explain.evidence import build_evidence
+from explain.support_check import check_support
+from explain.writer import Explainer
+from llm.model import LLM
+from llm.text_model import LLMError
 from recommender.ranking import LLMRanker
-from recommender.settings import REPO_ROOT, Settings
-from recommender.support_check import check_support
 
 PREFIX = "A viewer who loved Interstellar and Arrival and wants thoughtful space science fiction should watch:"
 CONTINUATIONS = [" Contact (1997), drama, science fiction about nasa, wormhole",

@@ -14,9 +14,10 @@ from typing import Callable, Iterator
 
 import pytest
 
-from recommender.llm import LLM, ServerBackend
-from recommender.settings import Settings
-from recommender.text_model import LLMError, TextModel
+from core.settings import Settings
+from llm.model import LLM
+from llm.server_backend import ServerBackend
+from llm.text_model import LLMError, TextModel
 
 Handler = Callable[[BaseHTTPRequestHandler], None]
 

@@ -24,7 +24,7 @@ import pytest
 
 from bench.load import PageSession, wait_for_app
 from core.profile import Profile
-from recommender.settings import REPO_ROOT
+from core.settings import REPO_ROOT
 
 from local_services import free_port
 

@@ -24,7 +24,7 @@ from conversation.message_text import clean_message
 from conversation.moods import load_moods
 from conversation.nlu import EMPTY_NOTE, understand
 from conversation.signals import Intent, Mention
-from recommender.settings import REPO_ROOT, Settings
+from core.settings import REPO_ROOT, Settings
 
 SETTINGS = Settings()
 
@@ -275,7 +275,7 @@ def test_fast_without_linking():
 # --- with the real catalog, graph and alias index ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def real_catalog():
-    from recommender.catalog import load_catalog
+    from core.catalog import load_catalog
 
     return load_catalog(Path(REPO_ROOT / "assets" / "catalog.jsonl.gz"))
 

@@ -10,8 +10,8 @@ from conversation.nlu import understand
 from conversation.questions import QuestionKind
 from conversation.references import ShownFilm
 from conversation.signals import Intent, Mention
+from core.settings import REPO_ROOT, Settings
 from recommender.audience import load_family_rules
-from recommender.settings import REPO_ROOT, Settings
 from test_conversation import run_chat
 
 SETTINGS = Settings()

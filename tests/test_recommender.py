@@ -9,10 +9,10 @@ import pytest
 from conversation.session import Assistant
 from core.preferences import Constraints
 from core.profile import Profile, ProfileEntry
+from llm.text_model import LLMError
 from recommender.candidates import CandidateGenerator, Query
 from recommender.engine import RecommenderEngine
-from recommender.llm import LLMError
-from recommender.store import ProfileStore, StoreError
+from store.profile_store import ProfileStore, StoreError
 
 MATRIX, TITANIC, INCEPTION = "ml2571", "ml1721", "ml79132"
 

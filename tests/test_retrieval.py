@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender.catalog import Catalog, CatalogError, load_catalog, write_catalog
-from recommender.catalog_import import convert_catalog
+from core.catalog import Catalog, CatalogError, load_catalog, write_catalog
+from core.settings import REPO_ROOT, Settings
+from pipelines.catalog_import import convert_catalog
 from recommender.cooccurrence import Cooccurrence
 from recommender.embedding_asset import catalog_vectors, text_hashes, write_embedding_asset
 from recommender.encoder import PACKAGED_MODEL_ID, Encoder
-from recommender.settings import REPO_ROOT, Settings
 from recommender.vector_index import IndexSpec, VectorIndex, VectorIndexError
 
 COOC_PATH = REPO_ROOT / "assets" / "cooccurrence.json.gz"

@@ -17,9 +17,10 @@ from sqlalchemy import Column, Integer, MetaData, Table, event, inspect, text
 from sqlalchemy.engine import Connection
 
 from core.preferences import Preference, ProfileUpdate
-from recommender.migrations import MIGRATIONS, Migration, applied_migrations, migrate
-from recommender.settings import REPO_ROOT, Settings
-from recommender.store import SCHEMA, ProfileStore, Purged, ShownCard, StoreError
+from core.settings import REPO_ROOT, Settings
+from store.migrations import MIGRATIONS, Migration, applied_migrations, migrate
+from store.profile_store import ProfileStore, Purged, ShownCard, StoreError
+from store.schema import SCHEMA
 
 VILLENEUVE = Preference("person:Denis Villeneuve", "person", "Denis Villeneuve", 1)
 SCIFI = Preference("genre:Science Fiction", "genre", "Science Fiction", 1)
@@ -593,8 +594,8 @@ def test_read_only_database_during_a_turn_is_a_store_error(sqlite_store: Profile
 # --- two first starts at once --------------------------------------------------------------------------------
 _OPEN_STORE = """
 import sys, time
-from recommender.settings import Settings
-from recommender.store import ProfileStore
+from core.settings import Settings
+from store.profile_store import ProfileStore
 start = float(sys.argv[2])
 time.sleep(max(0.0, start - time.time()))
 store = ProfileStore(sys.argv[1], Settings(data_dir=sys.argv[3]))

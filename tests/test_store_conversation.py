@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import event
 
 from conversation.session import Assistant
-from recommender.store import ProfileStore
+from store.profile_store import ProfileStore
 
 
 def test_a_conversation_is_remembered_and_reopened_by_its_token(database_url, settings, engine) -> None:

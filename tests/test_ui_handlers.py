@@ -11,9 +11,9 @@ import pytest
 
 from conversation.session import Assistant
 from core.profile import Profile
+from llm.text_model import LLMError
 from recommender.engine import RecommenderEngine
-from recommender.llm import LLMError
-from recommender.store import ProfileStore
+from store.profile_store import ProfileStore
 from webui import handlers
 from webui.handlers import WebApp
 from webui.reasons import MODEL_DOWN_NOTE, ReasonWriter

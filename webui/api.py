@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message as AsgiMessage, Receive, Scope, Sen
 
 from conversation.reply import profile_to_json
 from conversation.reply import Reply as TurnReply
-from recommender.store import Identity, StoreError
+from store.profile_store import Identity, StoreError
 from webui import api_models as m
 from webui.handlers import QUESTION_ACTIONS, WebApp, begin_turn, mark_card, why_card, write_reasons
 from webui.handoff import EXTERNAL_ID_SOURCES, SCHEMA_PATH, HandoffProfile, SaidConstraints, handoff_profile

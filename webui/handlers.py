@@ -18,7 +18,7 @@ from core.ids import NodeId
 from core.profile import Profile
 from core.vocabulary import Kind
 from recommender.engine import WhyView
-from recommender.store import StoreError
+from store.profile_store import StoreError
 from webui.reasons import MODEL_DOWN_NOTE, Reason, ReasonWriter
 from webui.render import answer_cards_markdown, why_html
 from webui.views import CardView, Changes, profile_sections

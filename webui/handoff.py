@@ -15,11 +15,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.catalog import Catalog
 from core.ids import item_id_of
 from core.preferences import Constraints
-from recommender.catalog import Catalog
-from recommender.settings import REPO_ROOT
-from recommender.store import ProfileStore
+from core.settings import REPO_ROOT
+from store.profile_store import ProfileStore
 
 SCHEMA_PATH = REPO_ROOT / "schemas" / "profile.schema.json"
 FORMAT = "liner-notes-profile"

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from core.item import Item
+from explain.evidence import Evidence
+from explain.writer import template_line
 from recommender.engine import RecommenderEngine
-from recommender.evidence import Evidence
-from recommender.explain import template_line
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 
 from conversation.session import Assistant, ChatSession
-from recommender.store import Identity
+from store.profile_store import Identity
 from webui.views import CardView
 
 

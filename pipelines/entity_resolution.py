@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from core.catalog import normalize_title
 from core.item import Item
-from recommender.catalog import normalize_title
-from recommender.film_sources import same_person
+from pipelines.film_sources import same_person
 
 MAX_YEAR_GAP = 1
 """Release years of one film differ by at most this across sources (festival vs. national release)."""

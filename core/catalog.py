@@ -7,7 +7,6 @@ import hashlib
 import json
 import logging
 import re
-import unicodedata
 import zlib
 from pathlib import Path
 from typing import Iterator
@@ -15,6 +14,7 @@ from typing import Iterator
 import langcodes
 
 from core.item import Item
+from core.text import fold_accents
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,7 @@ _ARTICLE_SUFFIX = re.compile(r"^(.*), (the|a|an|la|le|les|il|el|der|die|das)$", 
 
 def normalize_title(text: str) -> str:
     """Case-, accent- and punctuation-insensitive key for titles ("Matrix, The" == "the matrix")."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.strip()
+    text = fold_accents(text).strip()
     match = _ARTICLE_SUFFIX.match(text)
     if match:
         text = f"{match.group(2)} {match.group(1)}"

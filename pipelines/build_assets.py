@@ -11,7 +11,7 @@ Sources, all under ``--shared`` (see each folder's SOURCE.md and assets/README.m
 - recent_films/: films of 2019-2025 from Wikipedia's US film lists (CC BY-SA) and two TMDb extracts (TMDb API terms).
 
 Steps: read every source record; link TMDB and DBpedia by ids or title and year; audit the DBpedia links against
-TMDB's countries and languages; merge records of the same film (recommender/entity_resolution.py), keeping every
+TMDB's countries and languages; merge records of the same film (pipelines/entity_resolution.py), keeping every
 source id resolvable (films of 2019-2025 take part as records of their own); join the film_people facts by TMDb,
 IMDb and MovieLens ids, then title and year; settle each fact from the most trusted source that has it
 (SOURCE_TRUST; disagreements go to the merge report); then write the files. ReDial mention counts are deliberately
@@ -36,19 +36,19 @@ import numpy as np
 from scipy import sparse
 from tqdm import tqdm
 
+from core.catalog import load_catalog, normalize_title, split_title_year, write_catalog
 from core.item import Item
+from core.settings import Settings, load_settings
 from core.stats import percentile_ranks, top_scored
-from recommender.catalog import load_catalog, normalize_title, split_title_year, write_catalog
-from recommender.embedding_asset import catalog_vectors, write_embedding_asset
-from recommender.encoder import Encoder
-from recommender.entity_resolution import MAX_YEAR_GAP, DialogueEvidence, FilmFacts, description_words, same_film
-from recommender.film_sources import (
+from pipelines.entity_resolution import MAX_YEAR_GAP, DialogueEvidence, FilmFacts, description_words, same_film
+from pipelines.film_sources import (
     ENTITY2REC, FIRST_RECENT_YEAR, HETREC, LAST_RECENT_YEAR, MOVIES_DATASET_5000, TMDB_10866, TMDB_CREDITS,
     TMDB_DERIVED, TMDB_POPULAR, TOMASONJO, WIKIPEDIA, SourceFilm, language_code, person_key, read_entity2rec,
     read_hetrec, read_movies_dataset_5000, read_tmdb_10866, read_tmdb_credits, read_tmdb_popular, read_tomasonjo,
     read_wikipedia, same_person,
 )
-from recommender.settings import Settings, load_settings
+from recommender.embedding_asset import catalog_vectors, write_embedding_asset
+from recommender.encoder import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ FILM_PEOPLE = {
     HETREC: read_hetrec,
     ENTITY2REC: read_entity2rec,
 }
-"""film_people/ folders and their readers (recommender/film_sources.py)."""
+"""film_people/ folders and their readers (pipelines/film_sources.py)."""
 RECENT_FILMS = {TMDB_CREDITS: read_tmdb_credits, WIKIPEDIA: read_wikipedia, TMDB_POPULAR: read_tmdb_popular}
 """recent_films/ folders and their readers."""
 RECENT_ID_PREFIXES = {TMDB_CREDITS: "tm", WIKIPEDIA: "wp", TMDB_POPULAR: "tp"}
@@ -497,7 +497,7 @@ def _candidate_pairs(drafts: list[_Draft]) -> list[tuple[_Draft, _Draft]]:
 
 
 def _resolve_duplicates(drafts: list[_Draft], evidence: DialogueEvidence) -> tuple[list[_Draft], ResolutionReport]:
-    """Merge records of the same film (recommender.entity_resolution), strongest evidence first. Each merge is
+    """Merge records of the same film (pipelines.entity_resolution), strongest evidence first. Each merge is
     judged again against the record it would join, whose facts may have grown by an earlier merge."""
     report = ResolutionReport()
     verdicts = []
@@ -960,7 +960,7 @@ def coverage(items: list[Item]) -> dict[str, float | int]:
 def _write_merge_report(report: ResolutionReport, audit: list[AuditFinding], flagged: list[AuditFinding],
                         path: Path, recent: RecentReport, facts: FactReport, shares: dict[str, float | int]) -> None:
     lines = ["# Catalog merge report", "",
-             "Written by `liner build-assets` (recommender/build_assets.py, rule: recommender/entity_resolution.py).",
+             "Written by `liner build-assets` (pipelines/build_assets.py, rule: pipelines/entity_resolution.py).",
              "", f"## Merged: {len(report.merged)} records folded into the film they duplicate", "",
              "| kept | merged into it | why |", "|---|---|---|"]
     lines += [f"| {m.kept} | {m.other} | {m.reason} |" for m in report.merged]

@@ -1,6 +1,6 @@
 """One-line, personal, *true* reasons for recommendation cards.
 
-Every card first gets a content plan (recommender/content_plan.py): its facts ranked by how personal they are and
+Every card first gets a content plan (explain/content_plan.py): its facts ranked by how personal they are and
 one story hook, realised as complete lines that rest on those facts alone. The LLM then writes from the plan only,
 in one of these ways (Settings.explain_mode):
 
@@ -12,7 +12,7 @@ in one of these ways (Settings.explain_mode):
 - ``free``: the LLM writes freely after few-shot examples (assets/golden_explanations.json); the 270M model's
   free lines almost never pass the support check, so this is the old path kept for larger models and benchmarks.
 
-Whatever the path, the shown line passes the content-word support check (recommender/support_check.py), or the
+Whatever the path, the shown line passes the content-word support check (explain/support_check.py), or the
 plan's first realisation is shown instead; a plan with nothing to say beyond the title, year and genre shows no
 line at all. `Explanation.source` records which path produced it. A model that fails (`LLMError`) costs the card
 its LLM line, never the line itself.
@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from core.cache import LRUCache
-from recommender.content_plan import ContentPlan, Realisation, build_plan, plan_grammar, realisations, sentence
-from recommender.evidence import Evidence
-from recommender.llm import LLMError
-from recommender.settings import Settings
-from recommender.support_check import check_support
+from core.settings import Settings
+from explain.content_plan import ContentPlan, Realisation, build_plan, plan_grammar, realisations, sentence
+from explain.evidence import Evidence
+from explain.support_check import check_support
+from llm.text_model import LLMError
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def _accepts_grammar(model) -> bool:
 
 class Explainer:
     def __init__(self, llm, settings: Settings):
-        """`llm` is the text model (recommender.llm.LLM or anything with its methods); None writes templates."""
+        """`llm` is the text model (llm.model.LLM or anything with its methods); None writes templates."""
         if settings.explain_mode not in MODES:
             raise ValueError(f"setting explain_mode is {settings.explain_mode!r}; use one of {', '.join(MODES)} "
                              f"(LINER_EXPLAIN_MODE or --set explain_mode=...)")

@@ -18,9 +18,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from core.catalog import CatalogError, normalize_title, write_catalog
 from core.item import Item
 from core.stats import share_at_or_below
-from recommender.catalog import CatalogError, normalize_title, write_catalog
 
 log = logging.getLogger(__name__)
 

@@ -51,7 +51,7 @@ MIGRATIONS: list[Migration] = []
 def migration(fn: MigrationFn) -> MigrationFn:
     """Register ``fn`` as the next migration; its name is its identity in the ``migrations`` table."""
     if any(m.name == fn.__name__ for m in MIGRATIONS):
-        raise ValueError(f"migration {fn.__name__} is registered twice (recommender/migrations.py)")
+        raise ValueError(f"migration {fn.__name__} is registered twice (store/migrations.py)")
     MIGRATIONS.append(Migration(fn.__name__, fn))
     return fn
 

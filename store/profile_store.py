@@ -2,7 +2,7 @@
 
 SQLite by default (a file under ``Settings.data_dir``); any SQLAlchemy URL (PostgreSQL) by setting
 ``LINER_DATABASE_URL``. Every public method runs in its own short transaction on its own ORM session, so one
-store can be shared by Gradio's worker threads. The schema comes from recommender/migrations.py, applied when the
+store can be shared by Gradio's worker threads. The schema comes from store/migrations.py, applied when the
 store opens. Every database fault (bad URL, missing driver, unreachable server, disk full, read-only file) is
 raised as one StoreError whose message names the setting or file and the fix.
 
@@ -32,14 +32,7 @@ from pathlib import Path
 from typing import Any, ContextManager, Iterable, Iterator
 
 from sqlalchemy import (
-    Boolean,
-    DateTime,
     Engine,
-    Float,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
     create_engine,
     delete,
     event,
@@ -52,15 +45,28 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from core.ids import item_id_of, item_node
 from core.preferences import Preference, ProfileUpdate
 from core.profile import Profile, ProfileEntry
+from core.settings import Settings, load_settings
 from core.text import strip_control
-from recommender.migrations import migrate
-from recommender.settings import Settings, load_settings
+from store.migrations import migrate
+from store.schema import (
+    LABEL_CHARS,
+    NAME_CHARS,
+    USER_TABLES,
+    Base,
+    FeedbackRow,
+    PreferenceRow,
+    SessionRow,
+    ShownRow,
+    TokenRow,
+    TurnRow,
+    UserRow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +74,6 @@ FEEDBACK_KINDS = ("like", "dislike", "seen", "why", "remove")
 NOVELTY_CHOICES = ("familiar", "new")
 _WRITE_OPTION = "liner_write"
 """Execution option marking a write transaction (BEGIN IMMEDIATE on SQLite)."""
-_LABEL_CHARS = 400
-_NAME_CHARS = 200
 _TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,128}")
 """What a token looks like (``secrets.token_urlsafe(32)`` gives 43 characters); anything else opens nobody."""
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -111,88 +115,6 @@ class ShownCard:
     """llm | template | cache | "" (not explained)."""
 
 
-# --- ORM mapping of the current schema (the DDL that creates it lives in recommender/migrations.py) ----------
-class _Base(DeclarativeBase):
-    pass
-
-
-class _User(_Base):
-    __tablename__ = "users"
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    name: Mapped[str | None] = mapped_column(String(_NAME_CHARS), unique=True)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    novelty: Mapped[str | None] = mapped_column(String(16))
-    passphrase_hash: Mapped[str | None] = mapped_column(String(200))
-
-
-class _Token(_Base):
-    """A sign-in token of a user (by hash). Anonymous users need no row here: their id is derived from their
-    token (see _token_user_id), so a page load stores nothing."""
-
-    __tablename__ = "user_tokens"
-    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class _Session(_Base):
-    __tablename__ = "sessions"
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="CASCADE"))
-    started: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class _Turn(_Base):
-    __tablename__ = "turns"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    session_id: Mapped[str] = mapped_column(String(32), ForeignKey("sessions.id", ondelete="CASCADE"))
-    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="CASCADE"))
-    index: Mapped[int] = mapped_column(Integer)
-    message: Mapped[str] = mapped_column(Text)
-    reply_text: Mapped[str] = mapped_column(Text)
-    action: Mapped[str] = mapped_column(String(32))
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class _Preference(_Base):
-    __tablename__ = "preferences"
-    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    node_id: Mapped[str] = mapped_column(String(_LABEL_CHARS), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    label: Mapped[str] = mapped_column(String(_LABEL_CHARS))
-    polarity: Mapped[int] = mapped_column(Integer)
-    weight: Mapped[float] = mapped_column(Float)
-    updated_turn: Mapped[int | None] = mapped_column(Integer)
-
-
-class _Feedback(_Base):
-    __tablename__ = "feedback"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="CASCADE"))
-    item_id: Mapped[str] = mapped_column(String(_LABEL_CHARS))
-    """The item id; for "remove" events the removed profile node id."""
-    kind: Mapped[str] = mapped_column(String(16))
-    turn: Mapped[int | None] = mapped_column(Integer)
-    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class _Shown(_Base):
-    __tablename__ = "shown"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    user_id: Mapped[str] = mapped_column(String(32), ForeignKey("users.id", ondelete="CASCADE"))
-    turn_id: Mapped[int] = mapped_column(Integer, ForeignKey("turns.id", ondelete="CASCADE"))
-    item_id: Mapped[str] = mapped_column(String(_LABEL_CHARS))
-    rank: Mapped[int] = mapped_column(Integer)
-    explanation: Mapped[str] = mapped_column(Text)
-    grounded: Mapped[bool] = mapped_column(Boolean)
-    source: Mapped[str] = mapped_column(String(32))
-
-
-SCHEMA = _Base.metadata
-"""The schema the store expects once every migration has run (tests compare it with the migrated database)."""
-_USER_TABLES: tuple[type[_Shown | _Feedback | _Preference | _Turn | _Session | _Token], ...] = (
-    _Shown, _Feedback, _Preference, _Turn, _Session, _Token)
-"""Tables holding a user's rows, children before parents so deletes work without ON DELETE CASCADE."""
 
 
 class ProfileStore:
@@ -241,21 +163,21 @@ class ProfileStore:
         if not isinstance(token, str) or not _TOKEN_PATTERN.fullmatch(token):
             return None
         with self._read() as session:
-            signed_in = session.scalar(select(_Token.user_id).where(_Token.token_hash == _sha256(token)))
+            signed_in = session.scalar(select(TokenRow.user_id).where(TokenRow.token_hash == _sha256(token)))
         return signed_in or _token_user_id(token)
 
     def set_passphrase(self, user_id: str, name: str, passphrase: str) -> None:
         """Let the user open this profile from another browser with ``sign_in(name, passphrase)``. Raises
         StoreError when the name belongs to someone else (a bare name never opens a profile) or the passphrase
         is shorter than Settings.passphrase_min_chars; setting it again changes the name or passphrase."""
-        clean = _clean(name, _NAME_CHARS).strip()
+        clean = _clean(name, NAME_CHARS).strip()
         if not clean:
             raise StoreError("choose a name to go with the passphrase")
         if len(passphrase) < self.settings.passphrase_min_chars:
             raise StoreError(f"the passphrase needs at least {self.settings.passphrase_min_chars} characters")
         hashed = _hash_passphrase(passphrase)  # slow on purpose: outside the transaction
         with self._write() as session:
-            owner = session.scalar(select(_User.id).where(_User.name == clean))
+            owner = session.scalar(select(UserRow.id).where(UserRow.name == clean))
             if owner is not None and owner != user_id:
                 raise StoreError(f"the name {clean!r} is taken: choose another one, or sign in with its passphrase")
             user = _user_row(session, user_id)
@@ -264,15 +186,15 @@ class ProfileStore:
     def sign_in(self, name: str, passphrase: str) -> Identity | None:
         """A new token for the user who set this name and passphrase; None when they do not match (the same
         answer, in about the same time, for a name nobody has, so names cannot be probed)."""
-        clean = _clean(name, _NAME_CHARS).strip()
+        clean = _clean(name, NAME_CHARS).strip()
         with self._read() as session:
-            row = session.execute(select(_User.id, _User.passphrase_hash).where(_User.name == clean)).first()
+            row = session.execute(select(UserRow.id, UserRow.passphrase_hash).where(UserRow.name == clean)).first()
         if not _check_passphrase(passphrase, row.passphrase_hash if row is not None else None):
             return None
         assert row is not None  # a passphrase matched, so the user exists
         token = secrets.token_urlsafe(32)
         with self._write() as session:
-            session.add(_Token(token_hash=_sha256(token), user_id=row.id, created=_now()))
+            session.add(TokenRow(token_hash=_sha256(token), user_id=row.id, created=_now()))
         return Identity(row.id, token)
 
     # --- users and sessions ---------------------------------------------------------------------------
@@ -280,16 +202,16 @@ class ProfileStore:
         """Terminal convenience (``liner chat --user NAME``): the id of the user called ``name``, created if new.
         A bare name opens the profile, so never pass a name typed in the browser (use tokens there). Without a
         name: a new anonymous user, stored on its first write."""
-        clean = _clean(name or "", _NAME_CHARS).strip()
+        clean = _clean(name or "", NAME_CHARS).strip()
         if not clean:
             return self.new_anonymous().user_id
         with self._write() as session:
-            existing = session.scalar(select(_User.id).where(_User.name == clean))
+            existing = session.scalar(select(UserRow.id).where(UserRow.name == clean))
             if existing is not None:
                 return existing
             # Another process may create the same name meanwhile (servers without a write lock): keep theirs.
-            _insert_ignoring_conflict(session, _User, id=uuid.uuid4().hex, name=clean, created=_now())
-            found = session.scalar(select(_User.id).where(_User.name == clean))
+            _insert_ignoring_conflict(session, UserRow, id=uuid.uuid4().hex, name=clean, created=_now())
+            found = session.scalar(select(UserRow.id).where(UserRow.name == clean))
             assert found is not None  # inserted now or by the other process
             return found
 
@@ -304,17 +226,17 @@ class ProfileStore:
         """Remove what nobody comes back to: sessions without a turn, and anonymous users (no name) that never
         said anything (no turn, preference or feedback), both older than ``older_than``."""
         cutoff = _now() - older_than
-        silent = ~exists().where(_Turn.session_id == _Session.id)
-        unused = select(_User.id).where(
-            _User.name.is_(None), _User.created < cutoff,
-            *(~exists().where(table.user_id == _User.id) for table in (_Turn, _Preference, _Feedback, _Token)))
+        silent = ~exists().where(TurnRow.session_id == SessionRow.id)
+        unused = select(UserRow.id).where(
+            UserRow.name.is_(None), UserRow.created < cutoff,
+            *(~exists().where(table.user_id == UserRow.id) for table in (TurnRow, PreferenceRow, FeedbackRow, TokenRow)))
         with self._write() as session:
             users = list(session.scalars(unused))
-            sessions = session.execute(delete(_Session).where(_Session.started < cutoff, silent)).rowcount
+            sessions = session.execute(delete(SessionRow).where(SessionRow.started < cutoff, silent)).rowcount
             for start in range(0, len(users), 500):  # bounded IN lists (SQLite limits bound parameters)
                 chunk = users[start:start + 500]
-                sessions += session.execute(delete(_Session).where(_Session.user_id.in_(chunk))).rowcount
-                session.execute(delete(_User).where(_User.id.in_(chunk)))
+                sessions += session.execute(delete(SessionRow).where(SessionRow.user_id.in_(chunk))).rowcount
+                session.execute(delete(UserRow).where(UserRow.id.in_(chunk)))
             return Purged(sessions, len(users))
 
     # --- writes -------------------------------------------------------------------------------------
@@ -327,26 +249,26 @@ class ProfileStore:
         """
         with self._write() as session:
             _user_row(session, user_id)
-            owner = session.scalar(select(_Session.user_id).where(_Session.id == session_id))
+            owner = session.scalar(select(SessionRow.user_id).where(SessionRow.id == session_id))
             if owner is None and _session_tag(user_id, session_id[:16]) == session_id[16:]:
-                session.add(_Session(id=session_id, user_id=user_id, started=_now()))
+                session.add(SessionRow(id=session_id, user_id=user_id, started=_now()))
             elif owner != user_id:
                 raise StoreError(f"session {session_id!r} does not belong to user {user_id!r}: start one with "
                                  "ProfileStore.start_session(user_id)")
-            index = session.scalar(select(func.count()).select_from(_Turn).where(_Turn.session_id == session_id))
-            turn = _Turn(session_id=session_id, user_id=user_id, index=index or 0,
+            index = session.scalar(select(func.count()).select_from(TurnRow).where(TurnRow.session_id == session_id))
+            turn = TurnRow(session_id=session_id, user_id=user_id, index=index or 0,
                          message=_clean(message, self.settings.max_message_chars),
                          reply_text=_clean(reply_text, None), action=action, created=_now())
             session.add(turn)
             session.flush()  # assigns turn.id, which the rows below point to
-            session.execute(update(_Preference).where(_Preference.user_id == user_id)
-                            .values(weight=_Preference.weight * self.settings.preference_decay))
+            session.execute(update(PreferenceRow).where(PreferenceRow.user_id == user_id)
+                            .values(weight=PreferenceRow.weight * self.settings.preference_decay))
             _upsert_preferences(session, user_id, learned.preferences, turn.id)
             now = _now()
-            session.add_all(_Feedback(user_id=user_id, item_id=item_id, kind="seen", turn=turn.id, created=now)
+            session.add_all(FeedbackRow(user_id=user_id, item_id=item_id, kind="seen", turn=turn.id, created=now)
                             for item_id in dict.fromkeys(learned.seen))
             if learned.novelty in NOVELTY_CHOICES:
-                user = session.get(_User, user_id)
+                user = session.get(UserRow, user_id)
                 assert user is not None  # the session row exists, so its user does
                 user.novelty = learned.novelty
             _add_shown(session, user_id, turn.id, cards)
@@ -355,7 +277,7 @@ class ProfileStore:
     def record_shown(self, user_id: str, turn_id: int, cards: list[ShownCard]) -> None:
         """Store the cards a turn showed once they are final (explanations written after the turn was stored)."""
         with self._write() as session:
-            owner = session.scalar(select(_Turn.user_id).where(_Turn.id == turn_id))
+            owner = session.scalar(select(TurnRow.user_id).where(TurnRow.id == turn_id))
             if owner != user_id:
                 raise StoreError(f"turn {turn_id} does not belong to user {user_id!r}")
             _add_shown(session, user_id, turn_id, cards)
@@ -367,8 +289,8 @@ class ProfileStore:
             raise ValueError(f"feedback kind must be one of {', '.join(FEEDBACK_KINDS)}, not {kind!r}")
         with self._write() as session:
             _user_row(session, user_id)
-            turn = session.scalar(select(func.max(_Turn.id)).where(_Turn.user_id == user_id))
-            session.add(_Feedback(user_id=user_id, item_id=item_id, kind=kind, turn=turn, created=_now()))
+            turn = session.scalar(select(func.max(TurnRow.id)).where(TurnRow.user_id == user_id))
+            session.add(FeedbackRow(user_id=user_id, item_id=item_id, kind=kind, turn=turn, created=_now()))
             if kind in ("like", "dislike"):
                 preference = Preference(item_node(item_id), "item", label or item_id, 1 if kind == "like" else -1)
                 _upsert_preferences(session, user_id, [preference], turn)
@@ -377,18 +299,18 @@ class ProfileStore:
         """Forget one belief ("I don't actually like Nolan"); removing a disliked item also lifts its rejection."""
         with self._write() as session:
             _user_row(session, user_id)
-            session.execute(delete(_Preference).where(_Preference.user_id == user_id,
-                                                      _Preference.node_id == node_id))
-            turn = session.scalar(select(func.max(_Turn.id)).where(_Turn.user_id == user_id))
-            session.add(_Feedback(user_id=user_id, item_id=node_id, kind="remove", turn=turn, created=_now()))
+            session.execute(delete(PreferenceRow).where(PreferenceRow.user_id == user_id,
+                                                      PreferenceRow.node_id == node_id))
+            turn = session.scalar(select(func.max(TurnRow.id)).where(TurnRow.user_id == user_id))
+            session.add(FeedbackRow(user_id=user_id, item_id=node_id, kind="remove", turn=turn, created=_now()))
 
     def reset(self, user_id: str) -> None:
         """Start over: forget tastes, seen, rejected and shown cards; keep the user and the conversation log."""
         with self._write() as session:
-            user = session.get(_User, user_id)
+            user = session.get(UserRow, user_id)
             if user is None:
                 return  # not stored yet: nothing to forget
-            for table in (_Preference, _Feedback, _Shown):
+            for table in (PreferenceRow, FeedbackRow, ShownRow):
                 session.execute(delete(table).where(table.user_id == user_id))
             user.novelty = None
 
@@ -396,27 +318,27 @@ class ProfileStore:
         """Delete every row about the user, the user included; return how many rows were deleted."""
         with self._write() as session:
             deleted = sum(session.execute(delete(table).where(table.user_id == user_id)).rowcount
-                          for table in _USER_TABLES)
-            return deleted + session.execute(delete(_User).where(_User.id == user_id)).rowcount
+                          for table in USER_TABLES)
+            return deleted + session.execute(delete(UserRow).where(UserRow.id == user_id)).rowcount
 
     # --- reads --------------------------------------------------------------------------------------
     def profile(self, user_id: str) -> Profile:
         """What we believe about the user now (an empty profile for an unknown user)."""
         with self._read() as session:
-            user = session.get(_User, user_id)
+            user = session.get(UserRow, user_id)
             if user is None:
                 return Profile(user_id)
             rows = session.scalars(
-                select(_Preference)
-                .where(_Preference.user_id == user_id, _Preference.weight >= self.settings.preference_min_weight)
-                .order_by(_Preference.weight.desc(), _Preference.node_id))
+                select(PreferenceRow)
+                .where(PreferenceRow.user_id == user_id, PreferenceRow.weight >= self.settings.preference_min_weight)
+                .order_by(PreferenceRow.weight.desc(), PreferenceRow.node_id))
             entries = [ProfileEntry(r.node_id, r.kind, r.label, r.polarity, r.weight) for r in rows]
-            events = session.execute(select(_Feedback.item_id, _Feedback.kind)
-                                     .where(_Feedback.user_id == user_id).order_by(_Feedback.id))
+            events = session.execute(select(FeedbackRow.item_id, FeedbackRow.kind)
+                                     .where(FeedbackRow.user_id == user_id).order_by(FeedbackRow.id))
             seen, rejected = _fold_feedback((row.item_id, row.kind) for row in events)
-            recent = session.scalars(select(_Shown.item_id).where(_Shown.user_id == user_id)
-                                     .order_by(_Shown.id.desc()).limit(self.settings.shown_memory)).all()
-            turns = session.scalar(select(func.count()).select_from(_Turn).where(_Turn.user_id == user_id)) or 0
+            recent = session.scalars(select(ShownRow.item_id).where(ShownRow.user_id == user_id)
+                                     .order_by(ShownRow.id.desc()).limit(self.settings.shown_memory)).all()
+            turns = session.scalar(select(func.count()).select_from(TurnRow).where(TurnRow.user_id == user_id)) or 0
             return Profile(user_id, entries, seen, rejected, list(reversed(dict.fromkeys(recent))), turns,
                            user.novelty)
 
@@ -425,7 +347,7 @@ class ProfileStore:
         with self._read() as session:
             user = _require_user(session, user_id)
             data: dict[str, Any] = {"user": _as_dict(user), "exported_at": _now().isoformat()}
-            for table in reversed(_USER_TABLES):
+            for table in reversed(USER_TABLES):
                 rows = session.scalars(select(table).where(table.user_id == user_id)
                                        .order_by(*inspect(table).primary_key))
                 data[table.__tablename__] = [_as_dict(row) for row in rows]
@@ -549,8 +471,8 @@ def _parse_url(url: str) -> URL:
         raise StoreError(f"LINER_DATABASE_URL is not a database URL ({exc}): {_DATABASE_URL_HELP}") from exc
 
 
-def _require_user(session: Session, user_id: str) -> _User:
-    user = session.get(_User, user_id)
+def _require_user(session: Session, user_id: str) -> UserRow:
+    user = session.get(UserRow, user_id)
     if user is None:
         raise StoreError(f"unknown user {user_id!r}: create one with ProfileStore.ensure_user()")
     return user
@@ -562,18 +484,18 @@ def _check_user_id(user_id: str) -> None:
                          "user_for_token() or ensure_user()")
 
 
-def _user_row(session: Session, user_id: str) -> _User:
+def _user_row(session: Session, user_id: str) -> UserRow:
     """The user's row, stored now if this is their first write (new users are not stored before)."""
-    user = session.get(_User, user_id)
+    user = session.get(UserRow, user_id)
     if user is None:
         _check_user_id(user_id)
-        _insert_ignoring_conflict(session, _User, id=user_id, name=None, created=_now())
-        user = session.get(_User, user_id)
+        _insert_ignoring_conflict(session, UserRow, id=user_id, name=None, created=_now())
+        user = session.get(UserRow, user_id)
         assert user is not None  # inserted now, or by a concurrent write of the same user
     return user
 
 
-def _insert_ignoring_conflict(session: Session, table: type[_Base], **values: Any) -> None:
+def _insert_ignoring_conflict(session: Session, table: type[Base], **values: Any) -> None:
     """INSERT that leaves the row another transaction inserted first (PostgreSQL without a write lock)."""
     try:
         with session.begin_nested():
@@ -614,27 +536,27 @@ def _upsert_preferences(session: Session, user_id: str, preferences: Iterable[Pr
     if not latest:
         return
     existing = {row.node_id: row for row in session.scalars(
-        select(_Preference).where(_Preference.user_id == user_id, _Preference.node_id.in_(latest)))}
+        select(PreferenceRow).where(PreferenceRow.user_id == user_id, PreferenceRow.node_id.in_(latest)))}
     for node_id, preference in latest.items():
         if preference.polarity == 0:
             raise ValueError(f"preference {node_id!r} has polarity 0; use +1 (likes) or -1 (dislikes)")
         values = {
             "kind": preference.kind,
-            "label": _clean(preference.label, _LABEL_CHARS),
+            "label": _clean(preference.label, LABEL_CHARS),
             "polarity": 1 if preference.polarity > 0 else -1,
             "weight": min(1.0, max(0.0, preference.strength)),
             "updated_turn": turn_id,
         }
         row = existing.get(node_id)
         if row is None:
-            session.add(_Preference(user_id=user_id, node_id=node_id, **values))
+            session.add(PreferenceRow(user_id=user_id, node_id=node_id, **values))
         else:
             for key, value in values.items():
                 setattr(row, key, value)
 
 
 def _add_shown(session: Session, user_id: str, turn_id: int, cards: list[ShownCard]) -> None:
-    session.add_all(_Shown(user_id=user_id, turn_id=turn_id, item_id=card.item_id, rank=card.rank,
+    session.add_all(ShownRow(user_id=user_id, turn_id=turn_id, item_id=card.item_id, rank=card.rank,
                            explanation=_clean(card.explanation or "", None), grounded=bool(card.grounded),
                            source=card.source or "")
                     for card in cards)
@@ -663,7 +585,7 @@ def _clean(text: str, limit: int | None) -> str:
     return text[:limit] if limit is not None else text
 
 
-def _as_dict(row: _Base) -> dict[str, Any]:
+def _as_dict(row: Base) -> dict[str, Any]:
     values = {attr.key: getattr(row, attr.key) for attr in inspect(row).mapper.column_attrs}
     return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in values.items()}
 

@@ -15,6 +15,10 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+class SettingsError(ValueError):
+    """A setting has an unknown name or a value it cannot take; the message names the setting and how to set it."""
+
+
 def _default_data_dir() -> Path:
     return Path(os.environ.get("LINER_HOME", Path.home() / ".cache" / "liner-notes"))
 
@@ -23,7 +27,7 @@ def _default_data_dir() -> Path:
 class Settings:
     # --- files -------------------------------------------------------------------------------------
     catalog_path: Path = REPO_ROOT / "assets" / "catalog.jsonl.gz"
-    """Catalog (JSONL, optionally gzipped) in the schema of recommender.catalog.Item."""
+    """Catalog (JSONL, optionally gzipped) in the schema of core.catalog.Item."""
     cooccurrence_path: Path = REPO_ROOT / "assets" / "cooccurrence.json.gz"
     """Item-item co-occurrence lists (built from ratings by `liner build-assets`)."""
     # shipped item vectors
@@ -174,14 +178,14 @@ class Settings:
     explain_samples: int = 2
     """Lines sampled per card before falling back to the template."""
     explain_max_tokens: int = 32
-    # explanation lines: content plan, realisation, support check (recommender/explain.py)
+    # explanation lines: content plan, realisation, support check (explain/writer.py)
     explain_mode: str = "rerank"
     """How a card's line is written from its content plan: template (the plan's first line, no LLM), rerank (the
     LLM picks the opening phrase among the plan's), grammar (GBNF-constrained decoding, when the model takes a
     grammar) or free (few-shot writing, then the support check). All show only supported lines. Five lines in
     `liner bench --turns 4` on the loaded 2-core dev machine, median: template 0.05 s, rerank 1.1 s, free (the
     old path) 21.8 s, grammar 158 s (llama.cpp checks the grammar against Gemma's 262k-token vocabulary each
-    step). See recommender/explain.py."""
+    step). See explain/writer.py."""
     explain_candidates: int = 4
     """Planned lines whose opening phrases the LLM chooses among in rerank mode."""
     explain_max_words: int = 32
@@ -277,7 +281,7 @@ class Settings:
         parsed = {}
         for key, value in changes.items():
             if key not in types:
-                raise ValueError(f"unknown setting {key!r}; known settings: {', '.join(sorted(types))}")
+                raise SettingsError(f"unknown setting {key!r}; known settings: {', '.join(sorted(types))}")
             parsed[key] = _coerce(key, getattr(self, key), value)
         return dataclasses.replace(self, **parsed)
 
@@ -301,7 +305,7 @@ def _coerce(name: str, current: Any, value: Any) -> Any:
         if isinstance(current, tuple):  # a list setting: comma-separated
             return tuple(part.strip() for part in value.split(",") if part.strip())
     except ValueError:
-        raise ValueError(
+        raise SettingsError(
             f"setting {name} expects a {type(current).__name__}, got {value!r} "
             f"(set it with LINER_{name.upper()} or --set {name}=...)"
         ) from None

@@ -1,6 +1,6 @@
 """Readers for the film-fact sources under ../shared/data/film_people/ and ../shared/data/recent_films/ (each
 folder's SOURCE.md gives its provenance, licence and known defects). Every reader returns `SourceFilm` records in
-file order; `recommender.build_assets` joins them to the catalog and merges them.
+file order; `pipelines.build_assets` joins them to the catalog and merges them.
 
 The readers repair what SOURCE.md says is broken (double-encoded UTF-8, DBpedia disambiguators, Python-literal
 lists) and keep each fact's source name, so that the catalog can say where a fact came from.
@@ -14,11 +14,12 @@ import gzip
 import io
 import json
 import re
-import unicodedata
 import urllib.parse
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from core.text import fold_accents
 
 TMDB_10866 = "tmdb_movies_10866"
 MOVIES_DATASET_5000 = "movies_dataset_credits_small_5000"
@@ -91,8 +92,7 @@ def repair_mojibake(text: str) -> str:
 
 
 def _name_tokens(name: str) -> list[str]:
-    name = unicodedata.normalize("NFKD", name)
-    name = "".join(ch for ch in name if not unicodedata.combining(ch)).lower()
+    name = fold_accents(name).lower()
     return re.findall(r"[a-z0-9]+", name)
 
 

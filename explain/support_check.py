@@ -9,22 +9,16 @@ complete sentence in the card's voice. Word lists are data, not code.
 
 from __future__ import annotations
 
-import json
 import re
-import unicodedata
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
-from pathlib import Path
 
 import inflect
 import langcodes
 
-from core.vocabulary import UNINFORMATIVE_KEYWORDS, Relation
-from recommender.catalog import normalize_title
-from recommender.evidence import Evidence
-from recommender.settings import REPO_ROOT
-
-VOCABULARY_PATH = REPO_ROOT / "assets" / "explanation_vocabulary.json"
+from core.catalog import normalize_title
+from core.vocabulary import Relation
+from explain.evidence import Evidence
+from explain.explanation_vocabulary import Vocabulary, fold_word, load_vocabulary, stem
 
 ROLE_OF_RELATION = {relation.phrase: relation.role for relation in Relation if relation.role}
 """Evidence relation phrase -> catalog role: "directed by" -> "director"."""
@@ -59,82 +53,8 @@ _PRONOUNS = {"it", "them", "this", "that", "these", "those"}
 _INFLECT = inflect.engine()
 
 
-@dataclass(frozen=True)
-class Vocabulary:
-    """assets/explanation_vocabulary.json, loaded once."""
-
-    function_words: frozenset[str]
-    generic_words: frozenset[str]
-    genre_words: dict[str, tuple[str, ...]]
-    genre_nouns: dict[str, str]
-    connectives: tuple[str, ...]
-    keyword_blocklist: frozenset[str]
-    keyword_blocklist_prefixes: tuple[str, ...]
-    keyword_blocklist_suffixes: tuple[str, ...]
-    film_type_keywords: frozenset[str]
-    series_keywords: frozenset[str]
-    subordinate_openers: frozenset[str]
-    clause_openers: frozenset[str]
-    pronouns: frozenset[str]
-    dangling_words: frozenset[str]
-
-    def weak_keyword(self, keyword: str) -> bool:
-        """A production tag or a too-general theme: true, but not worth leading a line with."""
-        keyword = keyword.lower()
-        return keyword in self.keyword_blocklist or keyword.startswith(self.keyword_blocklist_prefixes) \
-            or keyword.endswith(self.keyword_blocklist_suffixes)
-
-    def genre_noun(self, genre: str) -> str:
-        return self.genre_nouns.get(genre, f"{genre.lower()} film")
-
-    @cached_property
-    def always_supported(self) -> frozenset[str]:
-        return frozenset(stem(w) for w in self.function_words | self.generic_words)
-
-
-@lru_cache(maxsize=4)
-def load_vocabulary(path: Path = VOCABULARY_PATH) -> Vocabulary:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return Vocabulary(
-            function_words=frozenset(w.lower() for w in data["function_words"]),
-            generic_words=frozenset(w.lower() for w in data["generic_words"]),
-            genre_words={g: tuple(w.lower() for w in ws) for g, ws in data["genre_words"].items()},
-            genre_nouns={g: str(n) for g, n in data["genre_nouns"].items()},
-            connectives=tuple(data["connectives"]),
-            # Production and generic keywords (core.vocabulary) plus the ones too broad to be a reason.
-            keyword_blocklist=UNINFORMATIVE_KEYWORDS | frozenset(k.lower() for k in data["keyword_blocklist"]),
-            keyword_blocklist_prefixes=tuple(k.lower() for k in data["keyword_blocklist_prefixes"]),
-            keyword_blocklist_suffixes=tuple(k.lower() for k in data["keyword_blocklist_suffixes"]),
-            film_type_keywords=frozenset(k.lower() for k in data["film_type_keywords"]),
-            series_keywords=frozenset(k.lower() for k in data["series_keywords"]),
-            subordinate_openers=frozenset(w.lower() for w in data["subordinate_openers"]),
-            clause_openers=frozenset(w.lower() for w in data["clause_openers"]),
-            pronouns=frozenset(w.lower() for w in data["pronouns"]),
-            dangling_words=frozenset(w.lower() for w in data["dangling_words"]),
-        )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise RuntimeError(f"explanation vocabulary {path} is missing or unreadable ({exc}): restore it with "
-                           f"`git checkout -- assets/explanation_vocabulary.json`") from exc
-
-
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text.replace("’", "'"))
-    return "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
-
-
-def stem(word: str) -> str:
-    """A light suffix strip so that "thrillers"/"thriller", "directed"/"directs" meet; both sides use it."""
-    word = _fold(word)
-    word = re.sub(r"'s$", "", word)
-    for suffix in ("ies", "es", "s", "ed", "ing"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
-
-
 def words(text: str) -> list[str]:
-    return _WORD.findall(_fold(text))
+    return _WORD.findall(fold_word(text))
 
 
 @dataclass
@@ -209,13 +129,13 @@ def support_facts(evidence: Evidence, vocabulary: Vocabulary | None = None) -> S
     for role, names in (("director", evidence.directors), ("star", evidence.stars), ("writer", evidence.writers),
                         ("composer", evidence.composers)):
         for name in names:
-            roles.setdefault(_fold(name), set()).add(role)
+            roles.setdefault(fold_word(name), set()).add(role)
     liked_roles: dict[tuple[str, str], set[str]] = {}
     for match in evidence.matches:
         if match.kind == "person" and match.relation in ROLE_OF_RELATION:  # billed below the evidence's top stars
-            roles.setdefault(_fold(match.label), set()).add(ROLE_OF_RELATION[match.relation])
+            roles.setdefault(fold_word(match.label), set()).add(ROLE_OF_RELATION[match.relation])
         if match.kind == "person" and match.via_title and match.because_relation in ROLE_OF_RELATION:
-            key = (_fold(match.label), normalize_title(match.because))
+            key = (fold_word(match.label), normalize_title(match.because))
             liked_roles.setdefault(key, set()).add(ROLE_OF_RELATION[match.because_relation])
     liked = {normalize_title(m.because) for m in evidence.matches}
     liked |= {normalize_title(m.label) for m in evidence.matches if not m.via_title}
@@ -256,10 +176,10 @@ def check_support(line: str, evidence: Evidence, *, max_words: int = 32,
 def _titles_as_tokens(text: str, evidence: Evidence) -> str:
     """The line with each title it names folded into one token, so that a title repeating itself ("Léon: The
     Professional (a.k.a. The Professional)") is not a repeat while naming one title twice still is."""
-    folded = _fold(text)
+    folded = fold_word(text)
     titles = {evidence.title, *(m.because for m in evidence.matches)}
     for index, title in enumerate(sorted(titles, key=len, reverse=True)):
-        folded = folded.replace(_fold(title), f" title{index} ")
+        folded = folded.replace(fold_word(title), f" title{index} ")
     return folded
 
 
@@ -355,7 +275,7 @@ def _fact_claims(text: str, facts: SupportFacts) -> list[str]:
     for found in _LANGUAGE_CLAIM.finditer(text):
         said = found.group(1) or found.group(2)
         # "in Paris" is a place: only a language's name makes "in X" a language claim.
-        if (found.group(1) or _is_language(said)) and _fold(said) != _fold(facts.language or ""):
+        if (found.group(1) or _is_language(said)) and fold_word(said) != fold_word(facts.language or ""):
             problems.append(f"(not its language: {said})")
     for found in _RUNTIME_CLAIM.finditer(text):
         if facts.runtime is None or int(found.group(1)) != facts.runtime:
@@ -372,9 +292,9 @@ def _fact_claims(text: str, facts: SupportFacts) -> list[str]:
 
 def _person_spans(text: str, names: list[str]) -> list[tuple[int, int, str]]:
     """(start, end, folded name) of every person named in the text, longest names first, no overlaps."""
-    folded = _fold(text)
+    folded = fold_word(text)
     spans: list[tuple[int, int, str]] = []
-    for name in sorted({_fold(n) for n in names}, key=len, reverse=True):
+    for name in sorted({fold_word(n) for n in names}, key=len, reverse=True):
         for found in re.finditer(rf"(?<![\w]){re.escape(name)}(?![\w])", folded):
             if all(found.end() <= s or found.start() >= e for s, e, _ in spans):
                 spans.append((found.start(), found.end(), name))
@@ -395,7 +315,7 @@ def _role_errors(text: str, evidence: Evidence, facts: SupportFacts) -> list[str
     """Every role the line gives a person — before the name ("written by X"), after it ("X, who directed T"), or
     through a list ("starring X and Y") — checked against the roles they hold on the item or on that liked title."""
     names = evidence.people() + [m.label for m in evidence.matches if m.kind == "person"]
-    folded = _fold(text)
+    folded = fold_word(text)
     item_title = normalize_title(facts.title)
     errors = []
     previous: tuple[int, str | None] | None = None  # (end, role said before) of the last name, for lists

@@ -1,8 +1,8 @@
 """The contract between the recommender and a language model: four operations and one error.
 
-Ranking (recommender/ranking.py) and explanations (recommender/explain.py) depend on this protocol only, so
-logic tests run on a fake model (tests/conftest.py, fixture ``fake_model``) and the app runs on any backend of
-recommender/llm.py: llama-cpp-python in-process, or an OpenAI-compatible server.
+Ranking (recommender/ranking.py) and explanations (explain/writer.py) depend on this protocol only, so logic tests
+run on a fake model (tests/conftest.py, fixture ``fake_model``) and the app runs on any backend: llama-cpp-python
+in-process (llm/llama_local.py) or an OpenAI-compatible server (llm/server_backend.py), picked by llm/model.py.
 """
 
 from __future__ import annotations
