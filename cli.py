@@ -10,14 +10,15 @@ import io
 import json
 import logging
 import sys
-from dataclasses import fields
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator, TextIO
 
 import click
 
 from bench.redial import ALL, SPLITS
-from core.settings import REPO_ROOT, Settings, load_settings
+from core.errors import FixableError
+from core.settings import REPO_ROOT, Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from conversation.reply import Reply
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 _OVERRIDES = "liner.overrides"
 """Key in click's shared context meta: the --set pairs seen so far, from the group and the command."""
 
-_SETTING_NAMES = tuple(f.name for f in fields(Settings))
+_SETTING_NAMES = tuple(Settings.model_fields)
 
 
 class _SettingOverride(click.ParamType):
@@ -233,6 +234,8 @@ def eval_redial(file: Path, limit: int | None, split: str, json_out: Path | None
     """Score on ReDial dialogues (Recall/NDCG/MRR @1/10/50); movies_with_mentions.csv must sit beside FILE."""
     from bench.commands import eval_redial as run
 
+    if ablation and no_llm:
+        raise click.UsageError("--ablation compares with the LLM ranking: drop --no-llm")
     return run(_settings(), file, limit=limit, split=split, llm=not no_llm, ablation=ablation, json_out=json_out)
 
 
@@ -304,13 +307,14 @@ def eval_linker(n: int, messages: int, seed: int, redial: Path | None, json_out:
 @_set_option
 @click.option("--json", "json_out", type=click.Path(path_type=Path), metavar="OUT", help="write the figures here")
 @click.option("--turns", type=int, help="only the first N scripted turns")
-@click.option("--skip-first-start", is_flag=True,
-              help="do not time building the artifacts from nothing (minutes on 2 cores)")
-@click.option("--no-baseline", is_flag=True, help="do not run the naive LLM baseline")
+@click.option("--first-start/--skip-first-start", default=False, show_default=True,
+              help="also time a start that builds the artifacts from nothing (minutes on 2 cores)")
+@click.option("--baseline/--no-baseline", default=False, show_default=True,
+              help="also run the naive LLM baseline (the model asked for five films) on the same turns")
 @click.option("--explain-paths", metavar="P1,P2",
-              help="explanation paths to time on the same cards: some of free,rerank,grammar,template (default: all; "
-                   "grammar takes minutes on CPU)")
-@click.option("--load", "visitors", type=int, metavar="N",
+              help="explanation paths to time on the same cards: some of free,rerank,grammar,template (default: "
+                   "the configured explain_mode and template; free and grammar take minutes on CPU)")
+@click.option("--load", "visitors", type=click.IntRange(min=1), metavar="N",
               help="instead: N simultaneous browser sessions over HTTP (time to cards and reasons, errors, "
                    "cross-talk); --set values go to the app it starts")
 @click.option("--url", help="with --load: a running app (default: start one on a free loopback port)")
@@ -325,11 +329,11 @@ def eval_linker(n: int, messages: int, seed: int, redial: Path | None, json_out:
                    "of the real vectors): build time, memory, query p50/p95, recall@100 against exact search; "
                    "with --turns T, T scripted turns over a synthetic catalog of N items instead")
 @click.option("--queries", type=int, default=500, show_default=True, help="with --scale: queries to time")
-def bench(json_out: Path | None, turns: int | None, skip_first_start: bool, no_baseline: bool,
-          explain_paths: str | None, visitors: int | None, url: str | None, through_api: bool, api_key: str | None,
-          timeout_s: float, scale_items: int | None, queries: int) -> int:
-    """Per-stage latency and memory against a naive LLM baseline, a load test (--load N) or the index at a
-    catalog size (--scale N)."""
+def bench(json_out: Path | None, turns: int | None, first_start: bool, baseline: bool, explain_paths: str | None,
+          visitors: int | None, url: str | None, through_api: bool, api_key: str | None, timeout_s: float,
+          scale_items: int | None, queries: int) -> int:
+    """Per-stage latency and memory over scripted turns (a few minutes on 2 cores; the slow measurements are
+    flags), a load test (--load N) or the index at a catalog size (--scale N)."""
     from bench import commands
 
     if scale_items is not None:
@@ -340,13 +344,13 @@ def bench(json_out: Path | None, turns: int | None, skip_first_start: bool, no_b
                                    api=through_api, api_key=api_key)
     from bench.latency import EXPLAIN_PATHS
 
-    paths = tuple(p.strip() for p in explain_paths.split(",") if p.strip()) if explain_paths else EXPLAIN_PATHS
-    unknown = sorted(set(paths) - set(EXPLAIN_PATHS))
+    paths = tuple(p.strip() for p in explain_paths.split(",") if p.strip()) if explain_paths else None
+    unknown = sorted(set(paths or ()) - set(EXPLAIN_PATHS))
     if unknown:
         raise click.BadParameter(f"unknown path(s) {unknown}; choose from {','.join(EXPLAIN_PATHS)}",
                                  param_hint="--explain-paths")
-    return commands.bench_latency(_settings(), turns=turns, first_start=not skip_first_start,
-                                  baseline=not no_baseline, explain_paths=paths, json_out=json_out)
+    return commands.bench_latency(_settings(), turns=turns, first_start=first_start, baseline=baseline,
+                                  explain_paths=paths, json_out=json_out)
 
 
 @cli.command("train-ranker")
@@ -367,7 +371,8 @@ def train_ranker(redial: Path | None, out: Path | None, limit: int | None, cv_ro
 
 # --- entry point ----------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; the exit status is returned (0 ok, 1 a failure, 2 a bad setting or usage)."""
+    """Run one command; the exit status is returned: 0 ok, 2 a bad setting or usage, 1 a failure (one line for a
+    fault to fix outside the code, the whole traceback for a bug)."""
     try:
         result = cli.main(args=argv, prog_name="liner", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -378,11 +383,15 @@ def main(argv: list[str] | None = None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         print("liner: interrupted", file=sys.stderr)
         return 130
-    except ValueError as exc:  # bad settings: the message names the setting
+    except SettingsError as exc:  # the message names the setting
         print(f"liner: {exc}", file=sys.stderr)
         return 2
-    except (RuntimeError, OSError) as exc:
-        print(f"liner: {exc}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - the entry point: every error ends here, one way or the other
+        if isinstance(exc, (FixableError, OSError)):  # a file, setting or service to fix: the message says how
+            print(f"liner: {exc}", file=sys.stderr)
+        else:
+            print("liner: unexpected error (a bug; the traceback below says where):", file=sys.stderr)
+            traceback.print_exception(exc, file=sys.stderr)
         return 1
     return result if isinstance(result, int) else 0
 

@@ -53,7 +53,8 @@ def eval_explain(settings: Settings, *, n: int, seed: int, redial: Path | None, 
 
 
 def bench_latency(settings: Settings, *, turns: int | None, first_start: bool, baseline: bool,
-                  explain_paths: tuple[str, ...], json_out: Path | None) -> int:
+                  explain_paths: tuple[str, ...] | None, json_out: Path | None) -> int:
+    """explain_paths None: bench.latency.default_explain_paths."""
     from bench.latency import format_report, run_benchmark
 
     report = run_benchmark(settings, turns=turns, first_start=first_start, baseline=baseline,

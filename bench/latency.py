@@ -1,6 +1,8 @@
-"""`liner bench`: per-turn latency by stage over fixed scripted conversations, memory, start-up times, a naive
-baseline (the same GGUF model asked to write five recommendations itself) on the same turns, and the explanation
-paths (explain/writer.py) timed on the same five cards of every turn, the old free-writing path included."""
+"""`liner bench`: per-turn latency by stage over fixed scripted conversations, memory, the warm start time, and
+explanation paths (explain/writer.py) timed on the same five cards of every turn: by default the configured one and
+`template`, a few minutes on 2 cores. Opt-in, as each takes minutes there: a first start that builds the artifacts,
+a naive baseline (the same GGUF model asked to write five recommendations itself) on the same turns, and the
+`free` (the old free-writing path) and `grammar` paths."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,7 @@ from tqdm import tqdm
 
 from conversation.session import Assistant, ChatSession
 from core.catalog import Catalog, normalize_title, split_title_year
+from core.errors import FixableError
 from core.item import Item
 from core.profile import Profile
 from core.settings import REPO_ROOT, Settings
@@ -91,11 +94,7 @@ def summary(values: list[float]) -> dict[str, float]:
 # --- start-up -----------------------------------------------------------------------------------------------
 def _settings_env(settings: Settings, **changes: str) -> dict[str, str]:
     """The environment that makes a child process load exactly these settings."""
-    env = dict(os.environ)
-    defaults = Settings()
-    for f in fields(settings):
-        if getattr(settings, f.name) != getattr(defaults, f.name):
-            env[f"LINER_{f.name.upper()}"] = str(getattr(settings, f.name))
+    env = dict(os.environ) | settings.environment()
     env.update({f"LINER_{k.upper()}": v for k, v in changes.items()})
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
     return env
@@ -110,7 +109,7 @@ def time_start(settings: Settings, data_dir: Path, scratch: Path) -> float:
                           capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
-        raise RuntimeError(f"start-up measurement with data dir {data_dir} failed:\n{proc.stderr[-2000:]}")
+        raise FixableError(f"start-up measurement with data dir {data_dir} failed:\n{proc.stderr[-2000:]}")
     return round(elapsed, 2)
 
 
@@ -154,8 +153,16 @@ EXPLAIN_PATHS = ("free", "rerank", "grammar", "template")
 """Timed in this order; "free" is the old path (few-shot free writing, up to explain_samples samples)."""
 
 
-def run_benchmark(settings: Settings, *, turns: int | None = None, first_start: bool = True,
-                  baseline: bool = True, explain_paths: tuple[str, ...] = EXPLAIN_PATHS) -> BenchReport:
+def default_explain_paths(settings: Settings) -> tuple[str, ...]:
+    """The configured path and `template` (no LLM): the figures a default run reports, in EXPLAIN_PATHS order."""
+    return tuple(p for p in EXPLAIN_PATHS if p in {settings.explain_mode, "template"})
+
+
+def run_benchmark(settings: Settings, *, turns: int | None = None, first_start: bool = False,
+                  baseline: bool = False, explain_paths: tuple[str, ...] | None = None) -> BenchReport:
+    """The scripted turns (the first `turns`) timed by stage; with first_start, also a start from an empty data
+    dir; with baseline, the naive LLM baseline; explain_paths (default: default_explain_paths) on the same cards."""
+    explain_paths = default_explain_paths(settings) if explain_paths is None else explain_paths
     first_start_s = None
     if first_start:
         with tempfile.TemporaryDirectory(prefix="liner-first-start-") as empty:

@@ -1,6 +1,7 @@
 """Load test of the app: N visitors at once over loopback HTTP, against an app it starts (app.py in a subprocess, on
-a throwaway database) or one already running. Two doors: the browser page, through Gradio's own queue API (the
-calls a browser makes), or the JSON API (`api=True`: what a product's server calls, webui/api.py).
+a throwaway database) or one already running. Two doors: the browser page, through gradio_client (the page's own
+events, each visitor a session of its own), or the JSON API (`api=True`: what a product's server calls,
+webui/api.py).
 
 Each visitor opens the page (or is started with an API key), names a different film, waits for the cards and the
 fifth reason, likes the first card and exports their data. Reported: time to cards and to the fifth reason (p50 /
@@ -22,17 +23,17 @@ import tempfile
 import threading
 import time
 import unicodedata
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import httpx
-from gradio_client.utils import apply_diff
+import numpy as np
+from gradio_client import Client
 
-from core.settings import REPO_ROOT
-from core.stats import percentile
+from core.errors import FixableError
+from core.settings import REPO_ROOT, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,11 @@ START_TIMEOUT_S = 600.0
 API_PATH = "/api/v1"
 """Where the app serves the JSON API (webui.api.API_PATH; bench does not import webui)."""
 REASON_POLL_S = 0.25
+UPDATE_POLL_S = 0.01
+"""How often a browser session looks for the next streamed update of an event (the resolution of its timings)."""
 
 
-class LoadError(RuntimeError):
+class LoadError(FixableError):
     """The app could not be started or reached; the message says how to fix it."""
 
 
@@ -81,8 +84,8 @@ class LoadReport:
     wall_s: float
 
     def summary(self) -> dict[str, Any]:
-        cards = [v.cards_s for v in self.visits if v.cards_s is not None]
-        fifth = [v.fifth_reason_s for v in self.visits if v.fifth_reason_s is not None]
+        cards_p50, cards_p95 = _p50_p95([v.cards_s for v in self.visits if v.cards_s is not None])
+        fifth_p50, fifth_p95 = _p50_p95([v.fifth_reason_s for v in self.visits if v.fifth_reason_s is not None])
         sources: dict[str, int] = {}
         for visit in self.visits:
             for source, count in visit.reasons.items():
@@ -91,99 +94,89 @@ class LoadReport:
             "visitors": self.visitors,
             "door": self.door,
             "explain": self.explain,
-            "cards_p50_s": _round(percentile(cards, 50)) if cards else None,
-            "cards_p95_s": _round(percentile(cards, 95)) if cards else None,
-            "fifth_reason_p50_s": _round(percentile(fifth, 50)) if fifth else None,
-            "fifth_reason_p95_s": _round(percentile(fifth, 95)) if fifth else None,
+            "cards_p50_s": cards_p50, "cards_p95_s": cards_p95,
+            "fifth_reason_p50_s": fifth_p50, "fifth_reason_p95_s": fifth_p95,
             "errors": sum(len(v.errors) for v in self.visits),
             "cross_talk": sum(len(v.cross_talk) for v in self.visits),
             "lost_feedback": sum(not v.feedback_kept for v in self.visits),
             "reason_sources": sources,
-            "wall_s": _round(self.wall_s),
+            "wall_s": round(self.wall_s, 3),
         }
 
     def to_json(self) -> dict[str, Any]:
         return {"summary": self.summary(), "warmup": asdict(self.warmup), "visits": [asdict(v) for v in self.visits]}
 
 
-def _round(value: float) -> float:
-    return round(value, 3)
+def _p50_p95(seconds: list[float]) -> tuple[float | None, float | None]:
+    return tuple(np.percentile(seconds, [50, 95]).round(3).tolist()) if seconds else (None, None)
 
 
-# --- one browser session over Gradio's HTTP queue API ---------------------------------------------------------
+# --- one browser session through gradio_client ---------------------------------------------------------------
 class PageSession:
-    """The HTTP calls one browser tab makes: join an event on the queue, read its results from the event stream."""
+    """One browser tab: a gradio_client Client, which holds its own session on the server (the page's gr.State
+    lives there, as for a tab), submitting the page's named events and reading their streamed updates."""
 
-    def __init__(self, base_url: str, config: dict[str, Any], timeout_s: float):
+    def __init__(self, base_url: str, timeout_s: float):
         self.base = base_url.rstrip("/")
-        self.config = config
         self.timeout_s = timeout_s
-        self.session_hash = uuid.uuid4().hex[:11]
-        self.http = httpx.Client(timeout=httpx.Timeout(timeout_s, connect=10.0))
-        self._components = {c["id"]: c for c in config["components"]}
-        self._dependencies = {d.get("api_name"): (i, d) for i, d in enumerate(config["dependencies"])
-                              if d.get("api_name")}
+        self.client = Client(self.base, verbose=False, download_files=False, analytics_enabled=False,
+                             httpx_kwargs={"timeout": httpx.Timeout(timeout_s, connect=10.0)})
+        self._components = self.client.config["components"]
 
     def close(self) -> None:
-        self.http.close()
+        self.client.close()
 
     def element(self, elem_id: str) -> int:
         """The component id of the element with this elem_id."""
-        for component in self._components.values():
+        for component in self._components:
             if component.get("props", {}).get("elem_id") == elem_id:
                 return component["id"]
         raise LoadError(f"the page has no element #{elem_id}: is {self.base} a Liner Notes app?")
 
     def browser_state(self) -> int:
-        return next(c["id"] for c in self._components.values() if c.get("type") == "browserstate")
+        return next(c["id"] for c in self._components if c.get("type") == "browserstate")
 
     def call(self, api_name: str, inputs: dict[int, Any] | None = None,
              on_update: Callable[[dict[int, Any]], None] | None = None) -> dict[int, Any]:
-        """Run one event as a browser would; returns the final value of each output component (by id), calling
+        """Run one event as a browser would, with these input values (by component id; the page's gr.State
+        values live in the session); returns the final value of each output component (by id), calling
         on_update with the values after every streamed update."""
-        if api_name not in self._dependencies:
+        endpoint = next((e for e in self.client.endpoints.values() if e.api_name == f"/{api_name}"), None)
+        if endpoint is None:
             raise LoadError(f"the app has no event named {api_name!r}")
-        fn_index, dependency = self._dependencies[api_name]
         inputs = inputs or {}
-        data = [inputs.get(component_id) for component_id in dependency["inputs"]]
-        joined = self.http.post(f"{self.base}/gradio_api/queue/join", json={
-            "data": data, "fn_index": dependency.get("id", fn_index), "trigger_id": None,
-            "session_hash": self.session_hash, "event_data": None})
-        joined.raise_for_status()
-        event_id = joined.json()["event_id"]
-        outputs = dependency["outputs"]
+        dependency = endpoint.dependency
+        # The client passes no state and returns no state or layout block: the other inputs and outputs, in order.
+        args = [inputs.get(component_id) for component_id, kind in zip(dependency["inputs"],
+                                                                        endpoint.input_component_types)
+                if not kind.is_state]
+        shown = [component_id for component_id, kind in zip(dependency["outputs"], endpoint.output_component_types)
+                 if not kind.skip]
+        job = self.client.submit(*args, api_name=f"/{api_name}")
+        deadline = time.monotonic() + self.timeout_s
         values: dict[int, Any] = {}
-        previous: list[Any] | None = None
-        for message in self._messages(event_id):
-            kind = message.get("msg")
-            if kind in ("process_generating", "process_completed"):
-                if kind == "process_completed" and not message.get("success", True):
-                    raise RuntimeError(f"{api_name} failed on the server: {message.get('output')}")
-                data = message.get("output", {}).get("data", [])
-                if kind == "process_generating" and previous is not None:
-                    data = [apply_diff(old, diff) for old, diff in zip(previous, data)]
-                if kind == "process_generating":
-                    previous = data
-                for component_id, value in zip(outputs, data):
-                    _merge(values, component_id, value)
-                if on_update is not None and kind == "process_generating":
+        read = 0
+        while True:
+            finished = job.done()  # read before the outputs, so that none streamed before the end is missed
+            streamed = job.outputs()
+            for output in streamed[read:]:
+                _merge_outputs(values, shown, output)
+                if on_update is not None:
                     on_update(values)
-                if kind == "process_completed":
-                    return values
-        raise RuntimeError(f"{api_name}: the event stream ended before the result")
+            read = len(streamed)
+            if finished:
+                break
+            if time.monotonic() > deadline:
+                job.cancel()
+                raise TimeoutError(f"{api_name} took over {self.timeout_s:.0f} s")
+            time.sleep(UPDATE_POLL_S)
+        _merge_outputs(values, shown, job.result())  # raises the server's error (gradio_client.exceptions.AppError)
+        return values
 
-    def _messages(self, event_id: str) -> Iterator[dict[str, Any]]:
-        url = f"{self.base}/gradio_api/queue/data"
-        with self.http.stream("GET", url, params={"session_hash": self.session_hash}) as response:
-            response.raise_for_status()
-            for line in response.iter_lines():
-                if not line.startswith("data:"):
-                    continue
-                message = json.loads(line[5:])
-                if message.get("msg") == "close_stream":
-                    return
-                if message.get("event_id") == event_id:
-                    yield message
+
+def _merge_outputs(values: dict[int, Any], shown: list[int], output: Any) -> None:
+    for component_id, value in zip(shown, output if len(shown) > 1 else (output,)):
+        _merge(values, component_id, value)
 
 
 def _merge(values: dict[int, Any], component_id: int, value: Any) -> None:
@@ -204,17 +197,18 @@ def _value(values: dict[int, Any], component_id: int) -> Any:
 
 
 # --- one visitor ----------------------------------------------------------------------------------------------
-def visit(base_url: str, config: dict[str, Any], index: int, film: str, others: list[str],
-          timeout_s: float, cards: int) -> Visit:
+def visit(base_url: str, index: int, film: str, others: list[str], timeout_s: float, cards: int) -> Visit:
     """Open the page, name a film, wait for cards and reasons, like the first card, export; never raises."""
     result = Visit(index, film)
-    session = PageSession(base_url, config, timeout_s)
+    session = None
     try:
+        session = PageSession(base_url, timeout_s)
         _visit(session, result, others, cards)
     except Exception as exc:  # noqa: BLE001 - a failed visit is a measured error, not the end of the run
         result.errors.append(f"{type(exc).__name__}: {exc}")
     finally:
-        session.close()
+        if session is not None:
+            session.close()
     return result
 
 
@@ -318,8 +312,8 @@ def _free_port() -> int:
 
 
 def wait_for_app(base_url: str, timeout_s: float, process: subprocess.Popen | None = None,
-                 log_path: Path | None = None) -> dict[str, Any]:
-    """The page's config once the app answers."""
+                 log_path: Path | None = None) -> None:
+    """Returns once the app serves its page's config."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -329,7 +323,7 @@ def wait_for_app(base_url: str, timeout_s: float, process: subprocess.Popen | No
         try:
             response = httpx.get(f"{base_url.rstrip('/')}/config", timeout=5)
             if response.status_code == 200:
-                return response.json()
+                return
         except httpx.HTTPError:
             pass
         time.sleep(1)
@@ -357,7 +351,7 @@ def run_load(visitors: int, *, url: str | None = None, overrides: dict[str, str]
     here with these setting overrides; through the JSON API when `api` (`api_key` is needed with a `url`; an app
     started here gets a key of its own, with a rate limit that a load test does not reach)."""
     if visitors < 1 or visitors > len(FILMS) - 1:
-        raise ValueError(f"--load takes 1 to {len(FILMS) - 1} visitors, got {visitors}")
+        raise FixableError(f"--load takes 1 to {len(FILMS) - 1} visitors, got {visitors}")
     overrides = dict(overrides or {})
     if api and url is None:
         api_key = secrets.token_urlsafe(24)
@@ -365,15 +359,15 @@ def run_load(visitors: int, *, url: str | None = None, overrides: dict[str, str]
     elif api and not api_key:
         raise LoadError("the API load test of a running app needs one of its API keys: --api-key (or "
                         "LINER_BENCH_API_KEY)")
+    # The app started here reads the same settings (a running app at --url: what --set says it runs with).
+    explain = load_settings(**overrides).explain
     with tempfile.TemporaryDirectory(prefix="liner-load-") as folder:
         process = None
         if url is None:
             url, process = start_app(overrides, Path(folder))
         try:
-            config = wait_for_app(url, start_timeout_s, process, Path(folder) / "app.log")
-            explain = _explain_setting(overrides)
-            one_visit = functools.partial(api_visit, url, api_key or "") if api else \
-                functools.partial(visit, url, config)
+            wait_for_app(url, start_timeout_s, process, Path(folder) / "app.log")
+            one_visit = functools.partial(api_visit, url, api_key or "") if api else functools.partial(visit, url)
             warmup = one_visit(0, FILMS[-1], [], timeout_s, cards)
             films = FILMS[:visitors]
             barrier = threading.Barrier(visitors)
@@ -394,11 +388,6 @@ def run_load(visitors: int, *, url: str | None = None, overrides: dict[str, str]
                 except subprocess.TimeoutExpired:
                     process.kill()
     return LoadReport(visitors, explain, "api" if api else "browser", warmup, visits, wall)
-
-
-def _explain_setting(overrides: dict[str, str]) -> bool:
-    value = overrides.get("explain", os.environ.get("LINER_EXPLAIN", "true"))
-    return str(value).lower() not in {"0", "false", "no", "off"}
 
 
 def format_report(report: LoadReport) -> str:

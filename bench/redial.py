@@ -1,4 +1,4 @@
-"""`liner eval redial`: score the system on ReDial dialogues by the protocol in DESIGN.md.
+"""`liner eval redial`: score the system on ReDial dialogues (Li et al. 2018, CC BY 4.0) as CRS papers do.
 
 For every recommender turn that mentions a movie and has an earlier message, the context (all earlier messages,
 mentions written "Title (Year)") is fed to the same session code the app uses — seeker turns through
@@ -13,7 +13,6 @@ test set and like this app's real users — are scored as strangers.
 from __future__ import annotations
 
 import csv
-import gzip
 import hashlib
 import html
 import json
@@ -30,6 +29,8 @@ from tqdm import tqdm
 
 from bench.metrics import bootstrap_interval, paired_bootstrap_difference, ranking_report, success_rate
 from core.catalog import Catalog, split_title_year
+from core.errors import FixableError
+from core.files import open_text
 from recommender.cooccurrence import Cooccurrence
 
 if TYPE_CHECKING:
@@ -163,9 +164,8 @@ def _clean_name(name: str) -> str:
 
 def read_dialogues(path: Path, movie_names: dict[str, str], limit: int | None = None) -> list[Dialogue]:
     """Dialogues of a ReDial JSONL file, consecutive messages of one sender joined into one turn."""
-    opener = gzip.open if path.suffix == ".gz" else open
     dialogues = []
-    with opener(path, "rt", encoding="utf-8") as handle:
+    with open_text(path) as handle:
         for line in handle:
             if not line.strip():
                 continue
@@ -242,7 +242,7 @@ def select_split(dialogues: list[Dialogue], split: str) -> list[Dialogue]:
     """validation: new workers after TIME_CUT; tune: the dialogues before the cut that have MIN_HISTORY before
     them; random-validation / random-tune: the old hash split; all: every dialogue."""
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}: use one of {', '.join(SPLITS)} (liner eval redial --split)")
+        raise FixableError(f"unknown split {split!r}: use one of {', '.join(SPLITS)} (liner eval redial --split)")
     if split == ALL:
         return dialogues
     if split in (RANDOM_TUNE, RANDOM_VALIDATION):

@@ -29,8 +29,8 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
+from core.errors import FixableError
 from core.settings import Settings
-from core.stats import percentile
 from recommender.vector_index import FLAT, HNSW, IVF, IndexSpec, VectorIndex
 
 log = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ def run_scale(settings: Settings, items: int, *, queries: int = 500, seed: int =
               folder: Path | None = None) -> ScaleReport:
     """Build the index `liner ingest` would choose for `items` synthetic items and measure it."""
     if items < K:
-        raise ValueError(f"--scale needs at least {K} items, got {items}")
+        raise FixableError(f"--scale needs at least {K} items, got {items}")
     real = _real_vectors(settings)
     spec = IndexSpec.choose(items, settings)
     with _workspace(settings, folder) as work:
@@ -239,16 +239,17 @@ def run_scale(settings: Settings, items: int, *, queries: int = 500, seed: int =
                 continue
             index.search_with(_with_breadth(spec, breadth))
             sweep_times, sweep_recall = _time_queries(index, query_vectors[:200], truth[:200])
-            breadths.append(Breadth(breadth, round(percentile(sweep_times, 50), 3),
-                                    round(percentile(sweep_times, 95), 3), round(sweep_recall, 4)))
+            breadths.append(Breadth(breadth, *np.percentile(sweep_times, [50, 95]).round(3).tolist(),
+                                    round(sweep_recall, 4)))
         memory = _memory_mb()
+        query_ms_p50, query_ms_p95 = np.percentile(times, [50, 95]).round(3).tolist()
         return ScaleReport(
             items=items, dim=int(vectors.shape[1]), queries=queries, seed=seed, noise=NOISE, index=asdict(spec),
             generate_s=round(generate_s, 2), build_s=round(build_s, 2),
             index_mb=round(index.memory_bytes() / 2**20, 1), vectors_mb=round(vectors.nbytes / 2**20, 1),
             rss_mb=round(memory["VmRSS"], 1), rss_anon_mb=round(memory["RssAnon"], 1),
             peak_rss_mb=round(memory["VmHWM"], 1),
-            query_ms_p50=round(percentile(times, 50), 3), query_ms_p95=round(percentile(times, 95), 3),
+            query_ms_p50=query_ms_p50, query_ms_p95=query_ms_p95,
             recall_at_100=round(recall, 4), faiss_threads=faiss.omp_get_max_threads(), sweep=breadths)
 
 

@@ -31,7 +31,6 @@ class FilmConstraintWords:
     negators: tuple[str, ...]
     """Words just before a bound that turn it round: "nothing shorter than 2 hours" is at least 2 hours."""
     hour_words: frozenset[str]
-    minute_words: frozenset[str]
     numbers: dict[str, float]
     languages: dict[str, str]
     foreign: tuple[str, ...]
@@ -53,7 +52,7 @@ def constraint_words(assets_dir: Path) -> FilmConstraintWords:
         runtime={normalize_phrase(k): (v.get("min"), v.get("max")) for k, v in data["runtime"].items()},
         below=below, above=above, after=after,
         negators=tuple(normalize_phrase(p) for p in data["runtime_negators"]),
-        hour_words=frozenset(data["hour_words"]), minute_words=frozenset(data["minute_words"]), numbers=numbers,
+        hour_words=frozenset(data["hour_words"]), numbers=numbers,
         languages={normalize_phrase(k): v for k, v in data["languages"].items()},
         foreign=tuple(normalize_phrase(p) for p in data["foreign"]),
         not_language=frozenset(data["not_language"]),

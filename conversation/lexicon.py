@@ -16,6 +16,7 @@ from pathlib import Path
 
 from conversation.message_text import normalize_phrase
 from conversation.moods import Mood, load_moods
+from core.errors import FixableError
 
 LEXICON_FILE = "nlu_lexicon.json"
 MOODS_FILE = "moods.json"
@@ -92,7 +93,7 @@ class Lexicon:
     """Assent words, skipped before an answer and at the start of a clause."""
 
 
-class LexiconError(ValueError):
+class LexiconError(FixableError, ValueError):
     """assets/nlu_lexicon.json does not list the cue categories and word sets that conversation/lexicon.py reads."""
 
 

@@ -4,21 +4,19 @@ decades it left alone."""
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Callable
 
 from conversation.lexicon import Cue, PhraseTable
 from conversation.units import CLAUSE_END, build_units
 from core.ids import node_id
 from core.mention import Mention
-from core.vocabulary import DECADE_WORDS, Kind
+from core.vocabulary import DECADE_PHRASE, Kind, decade_start
 
 Linker = Callable[[str], list[Mention]]
 """Entity linker: message text → non-overlapping mentions (knowledge_graph.aliases.AliasIndex.link)."""
 
 _WEAK_CUES = frozenset({Cue.FILLER, Cue.SEP, Cue.POSSESSIVE})
 """Categories that never outrank a linked mention ("comedy movies" stays a genre)."""
-_DECADE = re.compile(r"\b(?:(19|20)?(\d)0'?s|(" + "|".join(DECADE_WORDS) + r"))\b", re.IGNORECASE)
 
 
 def find_mentions(text: str, link: Linker, table: PhraseTable) -> list[Mention]:
@@ -47,22 +45,12 @@ def _valid_mentions(mentions: list[Mention], text: str) -> list[Mention]:
 def _decade_mentions(text: str, taken: list[Mention]) -> list[Mention]:
     """Decades the linker left alone ("80's", "the nineties"), as "decade:1980s" mentions."""
     found = []
-    for match in _DECADE.finditer(text):
+    for match in DECADE_PHRASE.finditer(text):
         if any(m.start < match.end() and match.start() < m.end for m in taken):
             continue
-        if match.group(3):
-            start_year = DECADE_WORDS[match.group(3).lower()]
-        else:
-            digit = int(match.group(2))
-            century = match.group(1)
-            if century:
-                start_year = int(century) * 100 + digit * 10
-            elif digit in (0, 1):
-                start_year = 2000 + digit * 10
-            elif digit >= 3:
-                start_year = 1900 + digit * 10
-            else:
-                continue  # "20s" could be the 1920s or the 2020s
+        start_year = decade_start(match.group())
+        if start_year is None:
+            continue
         label = f"{start_year}s"
         found.append(Mention(node_id(Kind.DECADE, label), "decade", label, match.group(), match.start(),
                              match.end()))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.catalog import Catalog, split_title_year
+from core.errors import FixableError
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ class Onboarding:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
-            raise RuntimeError(f"onboarding file {path} is missing or corrupt ({exc}): restore it from git") from exc
+            raise FixableError(f"onboarding file {path} is missing or corrupt ({exc}): restore it from git") from exc
         questions = []
         for raw in data["questions"]:
             chips = list(raw["chips"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import logging
@@ -13,6 +12,8 @@ from typing import Iterator
 
 import langcodes
 
+from core.errors import FixableError
+from core.files import open_text, write_gzip
 from core.item import Item
 from core.text import fold_accents
 
@@ -32,20 +33,27 @@ def language_name(code: str | None) -> str | None:
     return None if name.startswith("Unknown language") else name
 
 
-class CatalogError(RuntimeError):
+class CatalogError(FixableError):
     """The catalog file is missing or unreadable; the message names the file and the fix."""
 
 
-_ARTICLE_SUFFIX = re.compile(r"^(.*), (the|a|an|la|le|les|il|el|der|die|das)$", re.IGNORECASE)
+_ARTICLE_SUFFIX = re.compile(r"^(.*), (the|a|an|la|le|les|il|el|der|die|das|l')$", re.IGNORECASE)
+"""A title filed under its article, as MovieLens and library lists write them: "Matrix, The"."""
+
+
+def article_first(title: str) -> str:
+    """The article back where it is said: "Matrix, The" -> "The Matrix", "Ours, L'" -> "L'Ours"."""
+    title = title.strip()
+    match = _ARTICLE_SUFFIX.match(title)
+    if match is None:
+        return title
+    article, rest = match.group(2), match.group(1)
+    return f"{article}{rest}" if article.endswith("'") else f"{article} {rest}"
 
 
 def normalize_title(text: str) -> str:
     """Case-, accent- and punctuation-insensitive key for titles ("Matrix, The" == "the matrix")."""
-    text = fold_accents(text).strip()
-    match = _ARTICLE_SUFFIX.match(text)
-    if match:
-        text = f"{match.group(2)} {match.group(1)}"
-    text = text.lower().replace("&", " and ")
+    text = article_first(fold_accents(text)).lower().replace("&", " and ")
     text = re.sub(r"[^a-z0-9]+", " ", text)
     return re.sub(r"\s+", " ", text).strip()
 
@@ -95,10 +103,6 @@ class Catalog:
         canonical = self._canonical.get(item_id)
         return self.by_id[canonical] if canonical else None
 
-    def canonical_id(self, item_id: str) -> str | None:
-        """The id an item is stored under, for its own id or a merged record's; None when unknown."""
-        return self._canonical.get(item_id)
-
     def find_title(self, title: str, year: int | None = None) -> Item | None:
         """Exact normalized title, with the year when given; without one, the most popular namesake."""
         matches = self._by_title.get(normalize_title(title), [])
@@ -125,10 +129,9 @@ def load_catalog(path: Path) -> Catalog:
             f"catalog file {path} does not exist: set LINER_CATALOG_PATH to a catalog, "
             f"or rebuild the shipped one with `liner build-assets --shared ../shared/data`"
         )
-    opener = gzip.open if path.suffix == ".gz" else open
     items = []
     try:
-        with opener(path, "rt", encoding="utf-8") as handle:
+        with open_text(path) as handle:
             for line_no, line in enumerate(handle, 1):
                 if line.strip():
                     items.append(Item.from_json(json.loads(line)))
@@ -143,8 +146,5 @@ def load_catalog(path: Path) -> Catalog:
 
 
 def write_catalog(items: list[Item], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # mtime=0 keeps the gzip bytes reproducible across rebuilds.
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-        for item in items:
-            gz.write((json.dumps(item.to_json(), ensure_ascii=False, sort_keys=True) + "\n").encode())
+    write_gzip(path, "".join(json.dumps(item.to_json(), ensure_ascii=False, sort_keys=True) + "\n"
+                             for item in items).encode())

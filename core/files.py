@@ -1,10 +1,12 @@
-"""Writing files so that a crash or a full disk never leaves a half-written one in place."""
+"""Files: reading text that may be gzipped, writing reproducible gzip, and writing so that a crash or a full disk
+never leaves a half-written file in place."""
 
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
-from typing import Callable
+from typing import IO, Callable
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -22,3 +24,18 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write text (UTF-8) to path atomically."""
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def open_text(path: Path) -> IO[str]:
+    """Open a UTF-8 text file for reading, gunzipping it on the fly when its name ends in .gz."""
+    path = Path(path)
+    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+
+
+def write_gzip(path: Path, data: bytes) -> None:
+    """Write data gzipped with no timestamp in the header (mtime=0), so a rebuild of the same data gives the same
+    bytes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+        gz.write(data)

@@ -1,27 +1,14 @@
-"""Percentiles and score orders, each definition written once (latency reports, popularity scores, candidate
-lists)."""
+"""Ranks and score orders, each definition written once (popularity scores, candidate lists). Percentiles of
+measurements are numpy's (np.percentile)."""
 
 from __future__ import annotations
 
-import math
 import heapq
 from bisect import bisect_right
 from typing import Callable, Hashable, Iterable, Mapping, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 S = TypeVar("S", str, int)
-
-
-def percentile(values: Iterable[float], q: float) -> float:
-    """The q-th percentile (0..100) with linear interpolation between ranks (numpy's default method)."""
-    ordered = sorted(values)
-    if not ordered:
-        raise ValueError("percentile of no values")
-    if not 0 <= q <= 100:
-        raise ValueError(f"percentile q must be within 0..100, got {q}")
-    position = (len(ordered) - 1) * q / 100
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def percentile_ranks(values: Mapping[K, float]) -> dict[K, float]:

@@ -4,15 +4,18 @@ only reads and checks them, so a wording change never touches code."""
 
 from __future__ import annotations
 
+import re
 import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Iterable
 
+from core.errors import FixableError
+
 VOCABULARY_PATH = Path(__file__).resolve().parent.parent / "assets" / "vocabulary.json"
 
 
-class VocabularyError(RuntimeError):
+class VocabularyError(FixableError):
     """The vocabulary file is missing or does not match the enums; the message names the file and the fix."""
 
 
@@ -137,3 +140,30 @@ UNINFORMATIVE_KEYWORDS = PRODUCTION_KEYWORDS | GENERIC_KEYWORDS
 
 DECADE_WORDS: dict[str, int] = dict(_DATA["decade_words"]["words"])
 """Decades said as words, to their first year: "nineties" -> 1990."""
+
+DECADE_PHRASE = re.compile(r"\b(?:(?:19|20)?\d0'?s|" + "|".join(DECADE_WORDS) + r")\b", re.IGNORECASE)
+"""A decade as people write it: "1980s", "80s", "80's", "eighties"."""
+
+
+def decade_start(phrase: str) -> int | None:
+    """The first year of the decade a phrase names ("80's" -> 1980, "the nineties" -> 1990, "00s" -> 2000); None
+    when it names none, or two: "20s" is the 1920s or the 2020s."""
+    phrase = phrase.strip().lower().removeprefix("the ").strip()
+    if phrase in DECADE_WORDS:
+        return DECADE_WORDS[phrase]
+    match = re.fullmatch(r"(19|20)?(\d)0'?s", phrase)
+    if match is None:
+        return None
+    century, digit = match.group(1), int(match.group(2))
+    if century:
+        return int(century) * 100 + digit * 10
+    if digit == 2:
+        return None
+    return (2000 if digit < 2 else 1900) + digit * 10
+
+
+def decade_phrases(start: int) -> list[str]:
+    """The ways people name the decade starting in `start` that decade_start reads back to it: "1980s", "80s",
+    "eighties"."""
+    words = [word for word, year in DECADE_WORDS.items() if year == start]
+    return [phrase for phrase in (f"{start}s", f"{start % 100:02d}s", *words) if decade_start(phrase) == start]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -537,23 +538,37 @@ def realisations(plan: ContentPlan, evidence: Evidence, max_words: int = 32) -> 
     return [r for r in lines if check_support(r.text, evidence, max_words=max_words, facts=facts).ok]
 
 
-# --- the grammar --------------------------------------------------------------------------------------------
+# --- the grammar ---------------------------------------------------------------------------------------------
+_GBNF_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def _gbnf_literal(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """The text as a GBNF string literal matching exactly it. Quotes and backslashes are escaped; so are control
+    characters (a NUL would end the grammar where llama.cpp reads it as a C string; a newline would split the
+    rule across lines). Other characters stay as they are: llama.cpp reads a literal as UTF-8."""
+    def escape(char: str) -> str:
+        if char in _GBNF_ESCAPES:
+            return _GBNF_ESCAPES[char]
+        return f"\\x{ord(char):02x}" if unicodedata.category(char) == "Cc" else char
+
+    return '"' + "".join(escape(c) for c in text) + '"'
+
+
+def _gbnf_choice(name: str, texts: list[str]) -> str:
+    return f"{name} ::= " + " | ".join(_gbnf_literal(t) for t in texts)
 
 
 def plan_grammar(plan: ContentPlan, lines: list[Realisation], vocabulary: Vocabulary | None = None) -> str:
     """A GBNF grammar whose sentences are exactly the plan's phrases, each a sentence with its one full stop,
     joined by the closed set of connectives: an opener (the lead, when there is one) and optionally one detail.
-    Decoding under it cannot invent."""
+    Decoding under it cannot invent. A plan with no line has only the empty line (the writer shows none and
+    does not decode); a rule is written only when it has an alternative, as llama.cpp rejects an empty one."""
     vocabulary = vocabulary or load_vocabulary()
     openers = list(dict.fromkeys(sentence(r.parts[0]) for r in lines if r.parts))
     details = list(dict.fromkeys(sentence(r.parts[1]) for r in lines if len(r.parts) > 1))
-    rules = ["root ::= opener tail", "opener ::= " + " | ".join(_gbnf_literal(o) for o in openers)]
-    if details:
-        rules.append('tail ::= "" | connective detail')
-        rules.append("connective ::= " + " | ".join(_gbnf_literal(c) for c in vocabulary.connectives))
-        rules.append("detail ::= " + " | ".join(_gbnf_literal(d) for d in details))
-    else:
-        rules.append('tail ::= ""')
-    return "\n".join(rules) + "\n"
+    if not openers:
+        return 'root ::= ""\n'
+    if not details or not vocabulary.connectives:
+        return "\n".join(["root ::= opener", _gbnf_choice("opener", openers)]) + "\n"
+    return "\n".join(["root ::= opener tail", _gbnf_choice("opener", openers), 'tail ::= "" | connective detail',
+                      _gbnf_choice("connective", list(vocabulary.connectives)), _gbnf_choice("detail", details)]) + "\n"

@@ -1,6 +1,6 @@
 """Evidence for one recommendation: the item's facts, what links it to this user, and what may not fit.
 
-Everything an explanation may state comes from here; `allowed_terms` is what the grounding check accepts.
+Everything an explanation may state comes from here; explain/support_check.py checks each line against it.
 Links are read from the knowledge graph (node ids and `relations` edge attributes, see knowledge_graph/), with the
 catalog item's own fields used when the graph lacks the node (e.g. a graph built from an older catalog).
 """
@@ -109,19 +109,6 @@ class Evidence:
 
     def people(self) -> list[str]:
         return list(dict.fromkeys(self.directors + self.stars + self.writers + self.composers))
-
-    def allowed_terms(self) -> set[str]:
-        """Every title, name, number, genre and keyword a line about this item may state (normalized with
-        catalog.normalize_title: case-, accent- and punctuation-insensitive). Surnames of the people count."""
-        terms = {self.title, *self.genres, *self.keywords, *self.people()}
-        terms |= {m.label for m in self.matches} | {m.because for m in self.matches}
-        for name in self.people() + [m.label for m in self.matches if m.kind == "person"]:
-            terms |= {part for part in name.split() if len(part) > 2}
-        if self.year:
-            decade = self.year // 10 * 10
-            terms |= {str(self.year), f"{decade}s", f"{decade % 100:02d}s"}
-        normalized = {normalize_title(t) for t in terms}
-        return {t for t in normalized if t}
 
 
 def language_name(code: str | None) -> str | None:

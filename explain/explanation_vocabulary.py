@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
+from core.errors import FixableError
 from core.settings import REPO_ROOT
 from core.text import fold_accents
 from core.vocabulary import UNINFORMATIVE_KEYWORDS
@@ -77,7 +78,7 @@ def load_vocabulary(path: Path = VOCABULARY_PATH) -> Vocabulary:
             dangling_words=frozenset(w.lower() for w in data["dangling_words"]),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise RuntimeError(f"explanation vocabulary {path} is missing or unreadable ({exc}): restore it with "
+        raise FixableError(f"explanation vocabulary {path} is missing or unreadable ({exc}): restore it with "
                            f"`git checkout -- assets/explanation_vocabulary.json`") from exc
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from core.cache import LRUCache
+from core.errors import FixableError
 from core.settings import Settings
 from explain.content_plan import ContentPlan, Realisation, build_plan, plan_grammar, realisations, sentence
 from explain.evidence import Evidence
@@ -36,9 +37,8 @@ from llm.text_model import LLMError
 
 log = logging.getLogger(__name__)
 
-MODES = ("rerank", "grammar", "free", "template")
 GRAMMAR_MAX_TOKENS = 96
-"""The grammar bounds a line's length (at most explain_max_words words); this only stops a runaway decode."""
+"""The grammar bounds a line (one opener and at most one detail of the plan); this only stops a runaway decode."""
 INSTRUCTION = "Each line tells a friend, in one sentence, why they will like the film, using only the facts given."
 
 
@@ -85,7 +85,7 @@ def load_golden(path: Path) -> list[dict]:
         examples = json.loads(path.read_text())
         return [{"evidence": str(e["evidence"]), "line": str(e["line"])} for e in examples]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RuntimeError(f"golden explanations {path} are missing or unreadable ({exc}): restore them with "
+        raise FixableError(f"golden explanations {path} are missing or unreadable ({exc}): restore them with "
                            f"`git checkout -- assets/golden_explanations.json` or point LINER_ASSETS_DIR at a "
                            f"copy") from exc
 
@@ -100,9 +100,6 @@ def _accepts_grammar(model) -> bool:
 class Explainer:
     def __init__(self, llm, settings: Settings):
         """`llm` is the text model (llm.model.LLM or anything with its methods); None writes templates."""
-        if settings.explain_mode not in MODES:
-            raise ValueError(f"setting explain_mode is {settings.explain_mode!r}; use one of {', '.join(MODES)} "
-                             f"(LINER_EXPLAIN_MODE or --set explain_mode=...)")
         self.llm = llm
         self.settings = settings
         self.mode = settings.explain_mode if llm is not None else "template"

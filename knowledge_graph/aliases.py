@@ -27,11 +27,12 @@ from jellyfish import metaphone
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
+from core.errors import FixableError
 from core.ids import item_node
 from core.item import Item
 from core.mention import Mention
 from core.text import fold_accents
-from core.vocabulary import DECADE_WORDS, GENERIC_KEYWORDS, Kind
+from core.vocabulary import GENERIC_KEYWORDS, Kind, decade_phrases
 from knowledge_graph.graph import KnowledgeGraph
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def _load_lexicon(path: Path) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
         return {name: entry.get("words", entry.get("phrases")) for name, entry in data.items() if name[0] != "_"}
     except (OSError, ValueError, AttributeError) as exc:
-        raise RuntimeError(f"linker lexicon {path} is unreadable ({exc.__class__.__name__}: {exc}): restore it with "
+        raise FixableError(f"linker lexicon {path} is unreadable ({exc.__class__.__name__}: {exc}): restore it with "
                            f"`git checkout -- assets/{path.name}`") from exc
 
 
@@ -470,16 +471,9 @@ class _Builder:
                     self.add_key(form + (suffix,), target)
 
     def add_decades(self, kg: KnowledgeGraph) -> None:
-        words = {year: word for word, year in DECADE_WORDS.items()}
         for node in kg.nodes_of_kind(Kind.DECADE):
             label = kg.label(node)
-            start = int(label[:4])
-            forms = [label]
-            if 1920 <= start <= 1990:
-                forms += [f"{start % 100:02d}s", words[start]]
-            if start == 2000:
-                forms.append("00s")
-            for form in forms:
+            for form in decade_phrases(int(label[:4])):
                 for phrase in (form, f"the {form}"):
                     self.add(phrase, _Target(node, Kind.DECADE, label, FREE, 0))
 

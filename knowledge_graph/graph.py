@@ -17,6 +17,7 @@ from typing import Iterable
 import networkx as nx
 from tqdm import tqdm
 
+from core.errors import FixableError
 from core.ids import item_node, node_id
 from core.item import Item
 from core.vocabulary import PRODUCTION_KEYWORDS, Kind, Relation
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 _FORMAT = "liner-notes-kg-1"
 
 
-class KnowledgeGraphError(RuntimeError):
+class KnowledgeGraphError(FixableError):
     """The graph file is missing or unreadable; the message names the file and the fix."""
 
 

@@ -16,7 +16,7 @@ not every edge of the graph (a million-item graph has tens of millions).
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import Mapping, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,7 +32,7 @@ class PageRankSettings(Protocol):
     """The settings the walk reads (core.settings.Settings has them; this layer does not import it)."""
 
     ppr_alpha: float
-    ppr_relation_weights: str
+    ppr_relation_weights: Mapping[str, float]
     ppr_popularity_prior: float
     ppr_prune_below: float
 
@@ -41,7 +41,7 @@ class PersonalizedPageRank:
     def __init__(self, kg: KnowledgeGraph, settings: PageRankSettings):
         self.default_alpha = settings.ppr_alpha
         self.prune_below = settings.ppr_prune_below
-        relation_weights = _parse_weights(settings.ppr_relation_weights)
+        relation_weights = settings.ppr_relation_weights
         nodes = list(kg.graph.nodes)
         self.index = {node: i for i, node in enumerate(nodes)}
         n = len(nodes)
@@ -107,17 +107,3 @@ class PersonalizedPageRank:
             kept = np.where(mass > self.prune_below, mass, 0.0).astype(np.float32)
             return self.matrix @ kept
         return self._columns[:, active] @ mass[active]
-
-
-def _parse_weights(text: str) -> dict[str, float]:
-    """"directed_by=3,stars=1" -> {"directed_by": 3.0, "stars": 1.0}."""
-    weights = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, _, value = part.partition("=")
-        try:
-            weights[name.strip()] = float(value)
-        except ValueError:
-            raise ValueError(
-                f"ppr_relation_weights: {part!r} is not relation=number (set LINER_PPR_RELATION_WEIGHTS)"
-            ) from None
-    return weights

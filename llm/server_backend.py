@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import httpx
 import numpy as np
@@ -26,8 +26,10 @@ class ServerBackend:
     llama.cpp's C++ server does not echo), sends one request per continuation and relies on the server's own
     prefix caching."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic):
+        """`clock` times the pause after a failure (tests pass a fake one to step over the pause)."""
         self.settings = settings
+        self._clock = clock
         base = settings.llm_server_url.rstrip("/")
         self.base = base if base.endswith("/v1") else f"{base}/v1"
         self._model: str | None = settings.model_path or None
@@ -56,7 +58,7 @@ class ServerBackend:
 
     def _request(self, method: str, path: str, payload: dict | None = None) -> dict:
         with self._state_lock:
-            wait = self._down_until - time.monotonic()
+            wait = self._down_until - self._clock()
             if wait > 0:
                 raise LLMError(f"LLM server LINER_LLM_SERVER_URL={self.base} failed a moment ago "
                                f"({self._down_because}); not retried for {wait:.0f} s more: {_SERVER_HELP}")
@@ -79,7 +81,7 @@ class ServerBackend:
         except ValueError:  # json.JSONDecodeError included
             problem = f"sent an answer to {method} {path} that is not OpenAI-style JSON"
         with self._state_lock:
-            self._down_until = time.monotonic() + self.settings.llm_retry_after_s
+            self._down_until = self._clock() + self.settings.llm_retry_after_s
             self._down_because = problem
         raise LLMError(f"LLM server LINER_LLM_SERVER_URL={self.base} {problem}: {_SERVER_HELP}")
 

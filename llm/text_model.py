@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Protocol, Sequence, runtime_checkable
 
+from core.errors import FixableError
 
-class LLMError(RuntimeError):
+
+class LLMError(FixableError):
     """The model or server cannot be used now. The only exception a TextModel raises for a model or server fault
     (missing or corrupt file, server refused / reset / frozen / bad JSON / HTTP error); the message is one line
     naming the file or setting and the fix. Callers degrade: template explanation lines, fusion order."""

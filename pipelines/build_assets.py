@@ -36,7 +36,9 @@ import numpy as np
 from scipy import sparse
 from tqdm import tqdm
 
-from core.catalog import load_catalog, normalize_title, split_title_year, write_catalog
+from core.catalog import article_first, load_catalog, normalize_title, split_title_year, write_catalog
+from core.errors import FixableError
+from core.files import write_gzip
 from core.item import Item
 from core.settings import Settings, load_settings
 from core.stats import percentile_ranks, top_scored
@@ -158,15 +160,8 @@ def _movielens_title(raw: str) -> tuple[str, list[str], int | None]:
     alt = re.match(r"^(.*?)\s*\((?:a\.k\.a\. )?([^()]*)\)$", title)
     if alt:
         title, other = alt.group(1), alt.group(2)
-        aliases.append(_article_first(other))
-    return _article_first(title), aliases, year
-
-
-def _article_first(title: str) -> str:
-    match = re.match(r"^(.*), (The|A|An|La|Le|Les|Il|El|Der|Die|Das|L')$", title.strip())
-    if match:
-        return f"{match.group(2)} {match.group(1)}"
-    return title.strip()
+        aliases.append(article_first(other))
+    return article_first(title), aliases, year
 
 
 @dataclass
@@ -873,13 +868,13 @@ class _Conversation:
 
 def _read_train_conversations(redial_dir: Path) -> list[_Conversation]:
     """Every ReDial train conversation once, from the first file that has it: the 1,401 full dialogues, the 15
-    extra originals, then the ordered item lists (8,541) and the text file's (872, nearly all also item lists).
-    Test conversations are refused."""
+    extra originals, then the ordered item lists (8,541) and the text file's (872, nearly all also item lists):
+    8,545 further conversations in all. Test conversations are refused."""
     found: dict[str, _Conversation] = {}
 
     def keep(conv: _Conversation) -> None:
         if int(conv.conversation) >= FIRST_TEST_CONVERSATION:
-            raise ValueError(f"conversation {conv.conversation} in {redial_dir} is a ReDial test conversation")
+            raise FixableError(f"conversation {conv.conversation} in {redial_dir} is a ReDial test conversation")
         found.setdefault(conv.conversation, conv)
 
     for name, source in (("train_data_subset.jsonl", "dialogue"), ("train_data_extra_original.jsonl", "extra")):
@@ -921,9 +916,7 @@ def _train_conversations(shared: Path, drafts: list[_Draft]) -> list[dict]:
 
 
 def _write_json_gz(data: dict, path: Path) -> None:
-    # mtime=0 keeps the gzip bytes reproducible across rebuilds.
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-        gz.write(json.dumps(data, sort_keys=True).encode())
+    write_gzip(path, json.dumps(data, sort_keys=True).encode())
 
 
 
@@ -1061,8 +1054,8 @@ def build_assets(shared: Path, out_dir: Path, settings: Settings | None = None,
     conversations = _train_conversations(shared, drafts)
     cooc = {
         "source": "MovieLens ml-latest-small ratings >= 4 (item-item cosine, shrunk); items of every ReDial train "
-                  "conversation (1,401 dialogues + 8,501 further item lists), by conversation id, with the crowd workers "
-                  "where known",
+                  "conversation that names a catalog film (1,401 dialogues + 8,501 of the 8,545 further item lists), by "
+                  "conversation id, with the crowd workers where known",
         "movielens": _cooccurrence(shared, drafts),
         "redial_conversations": conversations,
     }

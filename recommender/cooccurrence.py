@@ -9,7 +9,6 @@ otherwise leak the labels).
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import math
@@ -23,6 +22,8 @@ from typing import Iterable
 import numpy as np
 
 from core.catalog import Catalog
+from core.errors import FixableError
+from core.files import open_text
 from core.item import Item
 from core.settings import Settings
 from core.stats import top_scored
@@ -32,19 +33,8 @@ log = logging.getLogger(__name__)
 Neighbours = dict[str, dict[str, float]]
 
 
-class CooccurrenceError(RuntimeError):
+class CooccurrenceError(FixableError):
     """The co-occurrence file is missing or unreadable; the message names the file and the fix."""
-
-
-def comention_neighbours(conversations: Iterable[Iterable[str]], shrinkage: float) -> Neighbours:
-    """Shrunk cosine over conversations: c_ij / (sqrt(n_i * n_j) + shrinkage).
-
-    The shrinkage keeps a single chance co-mention of two rare items from outscoring pairs that recur.
-    """
-    counts = _Counts.build([Conversation(str(i), list(dict.fromkeys(items)))
-                            for i, items in enumerate(conversations)])
-    return {item: {other: counts.comention(item, other, shrinkage) for other in row}
-            for item, row in counts.pairs.items()}
 
 
 @dataclass(frozen=True)
@@ -194,8 +184,7 @@ class Cooccurrence:
                 f"`liner build-assets --shared ../shared/data`"
             )
         try:
-            opener = gzip.open if path.suffix == ".gz" else open
-            with opener(path, "rt", encoding="utf-8") as handle:
+            with open_text(path) as handle:
                 data = json.load(handle)
             raw_movielens = data["movielens"]
             raw_conversations = data["redial_conversations"]

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.catalog import Catalog
+from core.errors import FixableError
 from core.files import atomic_write
 from recommender.encoder import Encoder, EncoderError
 from recommender.vector_index import non_finite_rows
@@ -33,7 +34,7 @@ def check_finite(vectors: np.ndarray, what: str, fix: str) -> None:
     """Raise ValueError naming the rows when a vector holds NaN or inf."""
     bad = non_finite_rows(vectors)
     if len(bad):
-        raise ValueError(f"{what} holds NaN or infinite values in {len(bad)} rows (first: {bad[:5].tolist()}): {fix}")
+        raise FixableError(f"{what} holds NaN or infinite values in {len(bad)} rows (first: {bad[:5].tolist()}): {fix}")
 
 
 def write_embedding_asset(vectors: np.ndarray, texts: list[str], encoder: Encoder, catalog: Catalog,

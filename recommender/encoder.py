@@ -13,6 +13,7 @@ import numpy as np
 
 from core.cache import LRUCache
 from core.catalog import language_name
+from core.errors import FixableError
 from core.item import Item
 from core.settings import Settings
 
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 PACKAGED_MODEL_ID = "all-MiniLM-L6-v2"
 
 
-class EncoderError(RuntimeError):
+class EncoderError(FixableError):
     """The embedding model cannot be found or loaded; the message names the package or setting that fixes it."""
 
 

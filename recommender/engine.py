@@ -1,4 +1,7 @@
-"""The recommender as one object: candidates → LLM ranking → explanations, built once per process."""
+"""The recommender as one object, built once per process: fused candidates → the learned ranker (LightGBM over
+candidate features; Settings.learned_ranker) → LLM re-ranking of the head (Settings.llm_rank, when
+Settings.rank_weight > 0; off by default) →
+diversified cards → explanations, written as the cards are shown."""
 
 from __future__ import annotations
 
@@ -16,8 +19,7 @@ from explain.evidence import Evidence, build_evidence, keyword_forms
 from explain.writer import Explainer, Explanation
 from knowledge_graph.paths import EvidencePath, evidence_paths
 from llm.model import LLM
-from llm.text_model import LLMError
-from llm.text_model import TextModel
+from llm.text_model import LLMError, TextModel
 from recommender.artifacts import Artifacts, load_artifacts
 from recommender.candidates import Candidate, CandidateGenerator, Query, StageTimes
 from recommender.learned_ranker import LearnedRanker

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import FixableError
 from recommender.candidates import Candidate
 from recommender.ranker_features import FEATURES
 
@@ -32,7 +33,7 @@ three forward-chaining folds, held-out new-item recall@10): 40 rounds 0.178, 70 
 1,000 rounds chosen on the old random split scored 0.117 on ReDial's unseen test dialogues)."""
 
 
-class RankerError(RuntimeError):
+class RankerError(FixableError):
     """The ranker file is missing or does not match the features; the message names the file and the fix."""
 
 

@@ -1,5 +1,5 @@
-"""LLM re-ranking of the fused head by pointwise mutual information (see STACK.md: letter-choice ranking with the
-base model is pure position bias; PMI reads the content).
+"""LLM re-ranking of the fused head by pointwise mutual information (asking a base model to pick a letter among
+listed candidates measures position bias, not taste; PMI reads each candidate's own text).
 
 score(c) = mean log p(text(c) | preference prefix) − mean log p(text(c) | neutral prefix)
 

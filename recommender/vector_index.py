@@ -20,6 +20,7 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
+from core.errors import FixableError
 from core.files import atomic_write, atomic_write_text
 from core.settings import Settings
 
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 FLAT, IVF, HNSW = "flat", "ivf", "hnsw"
 
 
-class VectorIndexError(RuntimeError):
+class VectorIndexError(FixableError):
     """The index file is missing or unreadable; the message names the file and the command that rebuilds it."""
 
 
@@ -84,13 +85,10 @@ class IndexSpec:
             return cls(FLAT, count)
         if settings.faiss_approximate == HNSW:
             return cls(HNSW, count, hnsw_m=settings.faiss_hnsw_m, ef_search=settings.faiss_hnsw_ef_search)
-        if settings.faiss_approximate != IVF:
-            raise ValueError(f"faiss_approximate must be {IVF} or {HNSW}, got {settings.faiss_approximate!r} "
-                             f"(set LINER_FAISS_APPROXIMATE)")
         # About 4·sqrt(N) cells (FAISS's rule of thumb), capped so that k-means keeps ≥ 39 training points each.
         nlist = settings.faiss_ivf_nlist or min(2 ** round(math.log2(4 * math.sqrt(count))), count // 39)
         return cls(IVF, count, nlist=max(1, nlist), nprobe=settings.faiss_ivf_nprobe,
-                   rerank=max(1, settings.faiss_ivf_rerank))
+                   rerank=settings.faiss_ivf_rerank)
 
     @property
     def file_name(self) -> str:

@@ -16,10 +16,10 @@ something, so page loads and "Forget me" add no rows.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import logging
-import os
 import re
 import secrets
 import sqlite3
@@ -31,6 +31,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, ContextManager, Iterable, Iterator
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import (
     Engine,
     create_engine,
@@ -48,6 +50,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, InterfaceE
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from core.errors import FixableError
 from core.ids import item_id_of, item_node
 from core.preferences import Preference, ProfileUpdate
 from core.profile import Profile, ProfileEntry
@@ -76,14 +79,23 @@ _WRITE_OPTION = "liner_write"
 """Execution option marking a write transaction (BEGIN IMMEDIATE on SQLite)."""
 _TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,128}")
 """What a token looks like (``secrets.token_urlsafe(32)`` gives 43 characters); anything else opens nobody."""
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-"""scrypt cost for passphrases (~16 MB, ~50 ms): slow enough against guessing, fast enough for a sign-in."""
+_PASSPHRASES = PasswordHasher()
+"""argon2id with argon2-cffi's defaults (RFC 9106's low-memory profile: 64 MiB, 3 passes). Each hash records its
+own cost, so a hash made with other parameters still verifies and is redone with these at its next sign-in."""
+_LEGACY_SCRYPT_PREFIX = "scrypt$"
+_LEGACY_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+"""Hashes stored before argon2 are "scrypt$<base64 salt>$<base64 digest>" made with this (unrecorded) cost: still
+read, so nobody is locked out, and replaced by an argon2 hash at the owner's next sign-in."""
 _DATABASE_URL_HELP = ("set LINER_DATABASE_URL to sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB "
                       "(or unset it for SQLite under LINER_HOME)")
 
 
-class StoreError(RuntimeError):
+class StoreError(FixableError):
     """The profile store cannot do what was asked; the message says what to change."""
+
+
+class UnknownUserError(StoreError):
+    """The user has no rows: nothing is stored about them (yet, or any more)."""
 
 
 @dataclass(frozen=True)
@@ -189,12 +201,19 @@ class ProfileStore:
         clean = _clean(name, NAME_CHARS).strip()
         with self._read() as session:
             row = session.execute(select(UserRow.id, UserRow.passphrase_hash).where(UserRow.name == clean)).first()
-        if not _check_passphrase(passphrase, row.passphrase_hash if row is not None else None):
+        stored = row.passphrase_hash if row is not None else None
+        if not _check_passphrase(passphrase, stored):
             return None
-        assert row is not None  # a passphrase matched, so the user exists
+        assert row is not None and stored is not None  # a passphrase matched, so the user and the hash exist
+        # An old scheme or cost is redone with today's now that the passphrase is at hand (slow: outside the
+        # transaction).
+        rehashed = _hash_passphrase(passphrase) if _needs_rehash(stored) else None
         token = secrets.token_urlsafe(32)
         with self._write() as session:
             session.add(TokenRow(token_hash=_sha256(token), user_id=row.id, created=_now()))
+            if rehashed is not None:  # unless the passphrase was changed meanwhile
+                session.execute(update(UserRow).where(UserRow.id == row.id, UserRow.passphrase_hash == stored)
+                                .values(passphrase_hash=rehashed))
         return Identity(row.id, token)
 
     # --- users and sessions ---------------------------------------------------------------------------
@@ -474,7 +493,8 @@ def _parse_url(url: str) -> URL:
 def _require_user(session: Session, user_id: str) -> UserRow:
     user = session.get(UserRow, user_id)
     if user is None:
-        raise StoreError(f"unknown user {user_id!r}: create one with ProfileStore.ensure_user()")
+        raise UnknownUserError(f"unknown user {user_id!r}: nothing is stored about them (ProfileStore.ensure_user() "
+                               "creates one)")
     return user
 
 
@@ -518,16 +538,39 @@ def _sha256(token: str) -> str:
 
 
 def _hash_passphrase(passphrase: str) -> str:
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(passphrase.encode(), salt=salt, **_SCRYPT)
-    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+    return _PASSPHRASES.hash(passphrase)
 
 
 def _check_passphrase(passphrase: str, stored: str | None) -> bool:
-    """Constant work whether or not ``stored`` exists, so a missing name answers as slowly as a wrong one."""
-    scheme, salt, digest = (stored or "scrypt$$").split("$")
-    computed = hashlib.scrypt(passphrase.encode(), salt=base64.b64decode(salt) or b"\0" * 16, **_SCRYPT)
-    return stored is not None and scheme == "scrypt" and hmac.compare_digest(computed, base64.b64decode(digest))
+    """Whether ``passphrase`` matches ``stored`` (argon2, or a legacy scrypt hash). A missing hash costs the same
+    argon2 work as a wrong passphrase, so a name nobody has answers as slowly as a taken one."""
+    if stored is not None and stored.startswith(_LEGACY_SCRYPT_PREFIX):
+        return _check_legacy_scrypt(passphrase, stored)
+    try:
+        return _PASSPHRASES.verify(stored or _no_user_hash(), passphrase) and stored is not None
+    except (VerificationError, InvalidHashError):  # a wrong passphrase, or a hash no argon2 can read
+        return False
+
+
+def _needs_rehash(stored: str) -> bool:
+    return stored.startswith(_LEGACY_SCRYPT_PREFIX) or _PASSPHRASES.check_needs_rehash(stored)
+
+
+def _check_legacy_scrypt(passphrase: str, stored: str) -> bool:
+    try:
+        _, salt, digest = stored.split("$")
+        expected = base64.b64decode(digest, validate=True)
+        computed = hashlib.scrypt(passphrase.encode(), salt=base64.b64decode(salt, validate=True), **_LEGACY_SCRYPT)
+    except ValueError:  # not "scrypt$SALT$DIGEST" in base64: matches nothing
+        log.warning("a stored scrypt passphrase hash is malformed; its owner must set a new passphrase")
+        return False
+    return hmac.compare_digest(computed, expected)
+
+
+@functools.cache
+def _no_user_hash() -> str:
+    """An argon2 hash of a random secret: what a sign-in for a name nobody has is checked against."""
+    return _PASSPHRASES.hash(secrets.token_urlsafe(32))
 
 
 def _upsert_preferences(session: Session, user_id: str, preferences: Iterable[Preference],

@@ -1,11 +1,11 @@
 """Shared fixtures: the real catalog, and the real artefacts (embeddings, FAISS, graph) built once per test run
 into a temporary LINER_HOME so tests never touch a user's data; a fresh profile database on SQLite and on
-PostgreSQL; and a fake text model for logic tests."""
+PostgreSQL; the raw datasets beside the repository (skipped without them); a fake text model for logic tests, and
+a hung LLM server."""
 
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections import deque
 from pathlib import Path
@@ -15,6 +15,24 @@ import pytest
 
 from core.catalog import load_catalog
 from core.settings import REPO_ROOT, load_settings
+
+from local_services import FrozenServer
+
+SHARED_DATA = Path(os.environ.get("LINER_TEST_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data")
+"""The raw datasets `liner build-assets`, `liner eval` and `liner train-ranker` read by default (../shared/data
+beside the repository); LINER_TEST_SHARED_DATA points the tests elsewhere, e.g. at an empty folder to check that
+a clone without them still passes."""
+SHARED_DATASETS = ("redial", "movielens_small", "tmdb_5000", "dbpedia_redial_kg", "film_people", "recent_films")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The raw datasets folder; the test is skipped when it (or one of its datasets) is not there."""
+    missing = [name for name in SHARED_DATASETS if not (SHARED_DATA / name).is_dir()]
+    if missing:
+        pytest.skip(f"needs the raw datasets: {SHARED_DATA} lacks {', '.join(missing)} (../shared/data beside "
+                    f"this clone; see README, `liner build-assets`; LINER_TEST_SHARED_DATA names another folder)")
+    return SHARED_DATA
 
 
 @pytest.fixture(scope="session")
@@ -150,11 +168,8 @@ def fake_model() -> FakeModel:
 
 
 @pytest.fixture
-def frozen_server_url() -> Iterator[str]:
-    """A loopback server that accepts connections (the kernel does, from the backlog) and never answers: a hung
-    LLM server."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    sock.close()
+def frozen_server() -> Iterator[FrozenServer]:
+    """A hung LLM server on loopback (``.url``) that counts the connections made to it (``.connections``)."""
+    server = FrozenServer()
+    yield server
+    server.close()

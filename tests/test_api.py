@@ -8,6 +8,7 @@ import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
@@ -130,7 +131,7 @@ def test_an_export_breaking_the_schema_is_caught():
 
 def test_keys_and_origins_come_from_the_environment(monkeypatch, api_web):
     from conversation.session import Assistant
-    from core.settings import load_settings
+    from core.settings import SettingsError, load_settings
     from webui.api import create_api
     from webui.handlers import WebApp
 
@@ -140,7 +141,7 @@ def test_keys_and_origins_come_from_the_environment(monkeypatch, api_web):
     assert loaded.api_keys == (f"shop={KEY}", f"partner={BURST_KEY}")
     assert loaded.cors_origins == ("https://shop.example", "https://partner.example")
     short = api_web.settings.with_overrides(api_keys="shop=tooshort")
-    with pytest.raises(ValueError, match="at least 16 characters"):
+    with pytest.raises(SettingsError, match="at least 16 characters"):
         create_api(WebApp(Assistant(short, engine=api_web.assistant.engine, store=api_web.assistant.store),
                           api_web.reasons))
 
@@ -320,6 +321,29 @@ def test_one_visitor_cannot_reach_another(client):
     assert_error(client.get("/visitor/export", headers=bearer(alice)), 401, "bad_token")
     bob_export = client.get("/visitor/export", headers=bearer(bob)).json()
     assert "The Godfather" in {film["title"] for film in bob_export["liked_films"]}
+
+
+def test_export_and_forget_with_the_store_down_answer_503_and_say_why(settings, engine, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from conversation.session import Assistant
+    from store.profile_store import ProfileStore
+    from webui.api import create_api
+    from webui.handlers import WebApp
+
+    api_settings = settings.with_overrides(api_keys=(f"tests={KEY}",))
+    store = ProfileStore(f"sqlite:///{tmp_path / 'profiles.sqlite'}", api_settings)
+    web = WebApp.over(Assistant(api_settings, engine=engine, store=store))
+    with TestClient(create_api(web)) as client:
+        token, _ = start(client)
+        until_cards(client, token, "I loved Heat (1995)")
+        store.engine.dispose()  # the last connection closes: SQLite folds its WAL into the file
+        Path(store.url.database).write_bytes(b"not a database any more " * 512)  # every query fails from now on
+        for response in (client.get("/visitor/export", headers=bearer(token)),
+                         client.delete("/visitor", headers=bearer(token))):
+            body = assert_error(response, 503, "store_unavailable")
+            assert "move it aside" in body["message"] and response.headers["retry-after"], body
+    web.reasons.close()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -123,12 +122,10 @@ def test_onboarding_feedback_why_profile_export_forget(app_url, playwright, shot
 
         # Like: the card says so and the profile panel shows it at once.
         liked_title = titles[0]
-        started = time.perf_counter()
         page.locator("#card-0 .card-like").click()
         page.locator("#card-0 .card-mark").wait_for(timeout=CLICK_TIMEOUT_MS)
         page.wait_for_function("t => document.querySelector('#profile')?.innerText.includes(t)", arg=liked_title,
                                timeout=CLICK_TIMEOUT_MS)
-        like_ms = (time.perf_counter() - started) * 1000
         disliked_title = titles[1]
         page.locator("#card-1 .card-dislike").click()
         page.locator("#card-1 .card-mark").wait_for(timeout=CLICK_TIMEOUT_MS)
@@ -137,16 +134,12 @@ def test_onboarding_feedback_why_profile_export_forget(app_url, playwright, shot
                                arg=disliked_title, timeout=CLICK_TIMEOUT_MS)
 
         # Feedback takes effect on the next turn: new picks leave out what was liked or turned down.
-        started = time.perf_counter()
         page.locator("#more-picks").click()
         page.wait_for_function("old => { const t = document.querySelector('#card-0 .card-title');"
                                " return t && t.innerText !== old; }", arg=liked_title, timeout=TURN_TIMEOUT_MS)
-        cards_ms = (time.perf_counter() - started) * 1000
         wait_for_reasons(page)
         new_titles = page.locator("#cards .card-title").all_inner_texts()
         assert liked_title not in new_titles and disliked_title not in new_titles, new_titles
-        print(f"\nlike click -> card marked and profile updated: {like_ms:.0f} ms; "
-              f"'New picks' click -> updated cards: {cards_ms:.0f} ms")
 
         # Why?: the graph picture, the facts and the fit breakdown.
         page.locator("#card-0 .card-why").click()

@@ -3,6 +3,8 @@ that survives bytes that are not UTF-8."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import io
 import json
 import subprocess
@@ -12,7 +14,8 @@ import tomllib
 import pytest
 
 import cli
-from core.settings import REPO_ROOT
+from core.errors import FixableError
+from core.settings import REPO_ROOT, SettingsError
 
 COMMANDS = {"app", "chat", "catalog", "ingest", "build-assets", "eval", "bench", "train-ranker"}
 
@@ -33,12 +36,17 @@ def test_set_goes_before_or_after_the_command_and_flags_win(monkeypatch, capsys,
     for argv in (["--set", "cards=3", "catalog", "get", "x"], ["catalog", "get", "x", "--set", "cards=3"],
                  ["--set", "cards=2", "catalog", "get", "x", "--set", "cards=3"]):
         with pytest.raises(_Stopped):
-            cli.main(argv)
+            _parse_and_run(argv)
     assert seen == [{"cards": "3"}] * 3
     seen.clear()
     with pytest.raises(_Stopped):
-        cli.main(["--set", "database_url=sqlite:///a", "chat", "--db", "sqlite:///b", "--set", "explain=no"])
+        _parse_and_run(["--set", "database_url=sqlite:///a", "chat", "--db", "sqlite:///b", "--set", "explain=no"])
     assert seen == [{"database_url": "sqlite:///b", "explain": "no"}]
+
+
+def _parse_and_run(argv: list[str]) -> None:
+    """The click command line without `main`'s error reporting, so that what a command raises reaches the test."""
+    cli.cli.main(args=argv, prog_name="liner", standalone_mode=False)
 
 
 class _Stopped(Exception):
@@ -55,17 +63,64 @@ class _Stop:
 @pytest.mark.parametrize("argv, message", [
     (["--set", "cards", "catalog", "get", "x"], "expects FIELD=VALUE"),
     (["--set", "no_such_thing=1", "catalog", "get", "x"], "unknown setting 'no_such_thing'"),
-    (["--set", "cards=many", "catalog", "get", "x"], "setting cards expects a int"),
+    (["--set", "cards=many", "catalog", "get", "x"], "setting cards: input should be a valid integer"),
     (["catalog", "get"], "Missing argument"),
     (["ingest", "some.csv", "--map", "title"], "expects FIELD=COLUMN"),
-    (["bench", "--load", "0"], "--load takes 1 to"),
+    (["bench", "--load", "0"], "Invalid value for '--load'"),
     (["eval", "redial", "x.jsonl", "--split", "test"], "'test' is not one of"),
+    (["eval", "redial", "x.jsonl", "--ablation", "--no-llm"], "drop --no-llm"),
 ])
 def test_bad_settings_and_usage_exit_2_with_one_line(argv, message, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("LINER_DATA_DIR", str(tmp_path))
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def _fail_with(monkeypatch, error: Exception) -> None:
+    """`liner catalog get` raises `error` where it loads the catalog."""
+    import core.catalog
+
+    def load_catalog(_path):
+        raise error
+
+    monkeypatch.setattr(core.catalog, "load_catalog", load_catalog)
+
+
+@pytest.mark.parametrize("error", [ValueError("not a setting at all"), KeyError("missing key"),
+                                   TypeError("wrong type")])
+def test_a_bug_exits_1_with_its_traceback(error, monkeypatch, capsys):
+    _fail_with(monkeypatch, error)
+    assert cli.main(["catalog", "get", "ml2571"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and f"{type(error).__name__}: {error}" in err and "in load_catalog" in err, err
+
+
+def test_a_fault_to_fix_outside_the_code_exits_1_with_one_line(monkeypatch, capsys):
+    from llm.text_model import LLMError
+    from store.profile_store import StoreError, UnknownUserError
+
+    for error in (StoreError("the profile database is full: free some space"), UnknownUserError("nobody"),
+                  LLMError("the model file is missing: set LINER_MODEL_PATH"),
+                  FileNotFoundError(2, "No such file or directory", "/nowhere/catalog.jsonl")):
+        _fail_with(monkeypatch, error)
+        assert cli.main(["catalog", "get", "ml2571"]) == 1
+        assert capsys.readouterr().err == f"liner: {error}\n"
+
+
+def test_every_error_of_the_project_for_a_person_to_fix_is_one_kind():
+    """The errors whose messages name a file, setting or service to fix derive from FixableError, so that the
+    command line shows them in one line; SettingsError (exit 2) is the one other kind."""
+    errors = []
+    for package in ("core", "llm", "store", "knowledge_graph", "explain", "recommender", "conversation",
+                    "pipelines", "bench"):
+        for module in pkgutil.iter_modules([str(REPO_ROOT / package)]):
+            loaded = importlib.import_module(f"{package}.{module.name}")
+            errors += [value for name, value in vars(loaded).items() if name.endswith("Error")
+                       and isinstance(value, type) and issubclass(value, Exception)
+                       and value.__module__ == loaded.__name__]
+    assert len(errors) >= 12
+    assert all(issubclass(error, FixableError) or error is SettingsError for error in errors), errors
 
 
 def test_catalog_get_and_a_missing_catalog(capsys, tmp_path):

@@ -6,16 +6,17 @@ import json
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from core.cache import LRUCache
+from core.catalog import article_first, normalize_title
 from core.files import atomic_write, atomic_write_text
 from core.ids import NodeId, item_id_of, item_node, node_id
 from core.item import Item
-from core.stats import percentile, percentile_ranks, share_at_or_below
+from core.stats import percentile_ranks, share_at_or_below
 from core.text import join_words, strip_control
 from core.vocabulary import (
+    DECADE_PHRASE,
     DECADE_WORDS,
     GENERIC_KEYWORDS,
     PRODUCTION_KEYWORDS,
@@ -25,6 +26,8 @@ from core.vocabulary import (
     Kind,
     Relation,
     VocabularyError,
+    decade_phrases,
+    decade_start,
     _load,
 )
 
@@ -68,6 +71,28 @@ def test_keyword_lists_and_decade_words():
     assert DECADE_WORDS["twenties"] == 1920 and DECADE_WORDS["nineties"] == 1990 and len(DECADE_WORDS) == 8
 
 
+@pytest.mark.parametrize("phrase, start", [("80s", 1980), ("80's", 1980), ("the eighties", 1980), ("1980s", 1980),
+                                           ("00s", 2000), ("10s", 2010), ("2020s", 2020), ("twenties", 1920),
+                                           ("20s", None), ("the 20s", None), ("eighty", None)])
+def test_one_reading_of_decades(phrase, start):
+    """The linker's decade aliases and the message reader's decade mentions read a phrase the same way: "20s"
+    names two decades, so neither takes it for one."""
+    assert decade_start(phrase) == start
+    if start is not None:
+        assert all(decade_start(form) == start for form in decade_phrases(start))
+        assert DECADE_PHRASE.fullmatch(phrase.removeprefix("the "))
+
+
+
+@pytest.mark.parametrize("filed, said", [("Matrix, The", "The Matrix"), ("Ours, L'", "L'Ours"),
+                                         ("Cité des enfants perdus, La", "La Cité des enfants perdus"),
+                                         ("Heat", "Heat"), ("Me, Myself and Irene", "Me, Myself and Irene")])
+def test_article_first_and_one_title_key(filed, said):
+    """One reading of titles filed under their article, for the asset build and the runtime key alike: an elided
+    article joins its word ("L'Ours", not "L' Ours")."""
+    assert article_first(filed) == said
+    assert normalize_title(filed) == normalize_title(said)
+
 def test_item_json_round_trip_and_people_in_role_order():
     item = Item("x1", "Heat", 1995, genres=("Crime",), people={"star": ("Al Pacino",), "director": ("Michael Mann",)})
     assert Item.from_json(json.loads(json.dumps(item.to_json()))) == item
@@ -109,12 +134,7 @@ def test_lru_cache_drops_the_least_recently_used():
     assert len(cache) == 2
 
 
-def test_percentiles_match_numpy_and_ranks_span_zero_to_one():
-    values = [5.0, 1.0, 9.5, 3.2, 7.7, 2.0, 8.8]
-    for q in (0, 50, 95, 100):
-        assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)))
-    with pytest.raises(ValueError):
-        percentile([], 50)
+def test_percentile_ranks_span_zero_to_one():
     assert percentile_ranks({"a": 10.0, "b": 0.5, "c": 3.0}) == {"b": 0.0, "c": 0.5, "a": 1.0}
 
 

@@ -26,9 +26,8 @@ from bench.redial import (
     select_split,
 )
 from cli import main
-from core.settings import REPO_ROOT
+from core.errors import FixableError
 
-REDIAL = REPO_ROOT.parent / "shared" / "data" / "redial"
 METRIC_KEYS = {"recall@1", "recall@10", "recall@50", "ndcg@10", "ndcg@50", "mrr@10", "mrr@50", "success_rate",
                "samples", "dialogues", "recall@1_low", "recall@1_high", "recall@10_low", "recall@10_high",
                "recall@50_low", "recall@50_high", "success_rate_low", "success_rate_high"}
@@ -77,12 +76,12 @@ def test_baseline_title_parsing(catalog):
     assert matched[3] is None
 
 
-def test_eval_redial_on_three_dialogues(tmp_path, liner_env):
+def test_eval_redial_on_three_dialogues(tmp_path, liner_env, shared_data):
     sample = tmp_path / "redial" / "three.jsonl"
     sample.parent.mkdir()
-    with open(REDIAL / "train_data_subset.jsonl", encoding="utf-8") as handle:
+    with open(shared_data / "redial" / "train_data_subset.jsonl", encoding="utf-8") as handle:
         sample.write_text("".join(next(handle) for _ in range(3)), encoding="utf-8")
-    shutil.copy(REDIAL / "movies_with_mentions.csv", sample.parent)
+    shutil.copy(shared_data / "redial" / "movies_with_mentions.csv", sample.parent)
     out = tmp_path / "redial.json"
 
     assert main(["eval", "redial", str(sample), "--no-llm", "--json", str(out)]) == 0
@@ -109,13 +108,11 @@ def test_eval_redial_on_three_dialogues(tmp_path, liner_env):
 
 
 @pytest.fixture(scope="module")
-def train_dialogues():
-    if not (REDIAL / "train_data_subset.jsonl").is_file():
-        pytest.skip("../shared/data/redial is absent (the ReDial train dialogues live beside the repository)")
-    return load_redial(REDIAL / "train_data_subset.jsonl")[0]
+def train_dialogues(shared_data):
+    return load_redial(shared_data / "redial" / "train_data_subset.jsonl")[0]
 
 
-def test_validation_is_later_dialogues_by_workers_never_seen_before(train_dialogues):
+def test_validation_is_later_dialogues_by_workers_never_seen_before(train_dialogues, shared_data):
     validation = select_split(train_dialogues, VALIDATION)
     tune = select_split(train_dialogues, TUNE)
     earlier_workers = {w for d in train_dialogues if d.number < TIME_CUT for w in d.workers}
@@ -123,7 +120,7 @@ def test_validation_is_later_dialogues_by_workers_never_seen_before(train_dialog
     assert all(d.number >= TIME_CUT and not d.workers & earlier_workers for d in validation)
     assert all(MIN_HISTORY <= d.number < TIME_CUT for d in tune)
     # --limit takes the first N of the split, never changing which dialogues are held out.
-    limited, _ = load_redial(REDIAL / "train_data_subset.jsonl", limit=5, split=VALIDATION)
+    limited, _ = load_redial(shared_data / "redial" / "train_data_subset.jsonl", limit=5, split=VALIDATION)
     assert [d.conversation_id for d in limited] == [d.conversation_id for d in validation[:5]]
     # The old random split stays as a labelled comparison, fixed by the ids alone.
     ids = [d.conversation_id for d in train_dialogues]
@@ -131,7 +128,7 @@ def test_validation_is_later_dialogues_by_workers_never_seen_before(train_dialog
     assert len(held_out) == RANDOM_VALIDATION_SIZE and held_out == random_validation_ids(list(reversed(ids)))
     assert {d.conversation_id for d in select_split(train_dialogues, RANDOM_VALIDATION)} == held_out
     assert not held_out & {d.conversation_id for d in select_split(train_dialogues, RANDOM_TUNE)}
-    with pytest.raises(ValueError, match="--split"):
+    with pytest.raises(FixableError, match="--split"):
         select_split(train_dialogues, "test")
 
 
@@ -200,9 +197,9 @@ def test_eval_explain_on_five_pairs(tmp_path, liner_env):
 @pytest.mark.llm
 def test_bench_on_two_turns(tmp_path, liner_env):
     out = tmp_path / "bench.json"
-    # grammar decoding takes minutes on CPU: the benchmark times it, the test leaves it out.
-    assert main(["bench", "--turns", "2", "--skip-first-start", "--explain-paths", "rerank,template",
-                 "--json", str(out)]) == 0
+    # By default no first start, no baseline, and only the configured explanation path and template (free and
+    # grammar decoding take minutes on CPU): --baseline opts in; --skip-first-start (README's spelling) still parses.
+    assert main(["bench", "--turns", "2", "--skip-first-start", "--baseline", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     for key in ("cards_ms", "explained_ms", "baseline_ms"):
         assert 0 < report[key]["median"] <= report[key]["p95"]

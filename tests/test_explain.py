@@ -71,7 +71,7 @@ def test_evidence_finds_the_shared_director_in_the_graph(catalog, kg):
     first = evidence.matches[0]
     assert (first.kind, first.label, first.relation, first.because, first.via_title) == (
         "person", "Denis Villeneuve", "directed by", "Arrival", True)
-    assert "denis villeneuve" in evidence.allowed_terms() and "2015" in evidence.allowed_terms()
+    assert "Denis Villeneuve" in evidence.people() and evidence.year == 2015
 
 
 def test_evidence_links_liked_people_genres_and_cautions(catalog, kg):
@@ -286,8 +286,6 @@ def test_rerank_shows_the_planned_line_the_model_scores_best(catalog, kg, tmp_pa
 
 def test_grammar_mode_without_a_grammar_capable_model_reranks(tmp_path, fake_model):
     assert explainer_with(fake_model, tmp_path, "grammar").mode == "rerank"
-    with pytest.raises(ValueError, match="explain_mode"):
-        explainer_with(fake_model, tmp_path, "poetry")
 
 
 @pytest.mark.parametrize("mode", ["free", "rerank"])
@@ -304,8 +302,10 @@ def test_cache_is_keyed_by_item_and_plan_not_item_alone(catalog, kg, tmp_path, f
     arrival_fan = explainer.explain(sicario, evidence_for(catalog, kg, "Sicario", ["Arrival"]))
     cold = explainer.explain(sicario, build_evidence(sicario, Profile("cold"), kg, catalog))
     assert "Arrival" in arrival_fan.text and "Arrival" not in cold.text and cold.source != "cache"
+    asked = len(fake_model.scored)
     again = explainer.explain(sicario, evidence_for(catalog, kg, "Sicario", ["Arrival"]))
     assert (again.source, again.text) == ("cache", arrival_fan.text)
+    assert len(fake_model.scored) == asked  # the model was not asked again
 
 
 def test_explainer_without_llm_writes_planned_lines(catalog, kg, tmp_path):
@@ -575,3 +575,99 @@ def test_real_model_chooses_lines_without_any_defect(settings, catalog, kg):
 ])
 def test_story_hooks_keep_whole_clauses(description, hook):
     assert story_hook(description) == hook
+
+
+# --- the grammar, read by llama.cpp ------------------------------------------------------------------
+class LlamaGrammarCheck:
+    """llama.cpp's own GBNF parser and grammar sampler over the packaged model's vocabulary (loaded alone, no
+    weights). llama_cpp.LlamaGrammar.from_string only keeps the text: llama.cpp parses a grammar when a sampler
+    is made from it, and a grammar it cannot parse gives no sampler."""
+
+    def __init__(self, model_path: str):
+        import llama_cpp
+
+        self.llama = llama_cpp
+        llama_cpp.llama_backend_init()
+        params = llama_cpp.llama_model_default_params()
+        params.vocab_only = True
+        self.model = llama_cpp.llama_model_load_from_file(model_path.encode(), params)
+        assert self.model, model_path
+        self.vocab = llama_cpp.llama_model_get_vocab(self.model)
+
+    def close(self) -> None:
+        self.llama.llama_model_free(self.model)
+
+    def parses(self, grammar: str) -> bool:
+        sampler = self.llama.llama_sampler_init_grammar(self.vocab, grammar.encode(), b"root")
+        if sampler:
+            self.llama.llama_sampler_free(sampler)
+        return bool(sampler)
+
+    def accepts(self, grammar: str, text: str) -> bool:
+        """Whether decoding under the grammar may write exactly `text` (token by token, then the end)."""
+        sampler = self.llama.llama_sampler_init_grammar(self.vocab, grammar.encode(), b"root")
+        assert sampler, grammar
+        try:
+            for token in self._tokens(text):
+                if not self._allowed(sampler, token):
+                    return False
+                self.llama.llama_sampler_accept(sampler, token)
+            return self._allowed(sampler, self.llama.llama_vocab_eos(self.vocab))
+        finally:
+            self.llama.llama_sampler_free(sampler)
+
+    def _tokens(self, text: str) -> list[int]:
+        raw = text.encode()
+        buffer = (self.llama.llama_token * (len(raw) + 8))()
+        count = self.llama.llama_tokenize(self.vocab, raw, len(raw), buffer, len(buffer), False, False)
+        assert count >= 0, text
+        return list(buffer[:count])
+
+    def _allowed(self, sampler, token: int) -> bool:
+        import ctypes
+        import math
+
+        data = (self.llama.llama_token_data * 1)(self.llama.llama_token_data(token, 0.0, 0.0))
+        candidates = self.llama.llama_token_data_array(data, 1, -1, False)
+        self.llama.llama_sampler_apply(sampler, ctypes.byref(candidates))
+        return math.isfinite(data[0].logit)  # the grammar sets a token it forbids to -inf
+
+
+@pytest.fixture(scope="module")
+def llama_grammar():
+    from llm.llama_local import resolve_model_path
+
+    check = LlamaGrammarCheck(str(resolve_model_path(Settings())))
+    yield check
+    check.close()
+
+
+def test_every_plans_grammar_is_valid_gbnf_and_admits_its_lines(catalog, kg, llama_grammar):
+    # A plan with no line built "opener ::=" with nothing after it, which llama.cpp rejects ("expecting newline
+    # or end"); every grammar must also admit the plan's own lines.
+    items = catalog.items[:: len(catalog.items) // 300] + [Item("x1", "Nowhere Film", 1999)]
+    profiles = [Profile("cold"), Profile("u", [liked_item(catalog, "Arrival"), liked_item(catalog, "Toy Story")])]
+    checked, without_lines = 0, 0
+    for profile in profiles:
+        for item in items:
+            evidence = build_evidence(item, profile, kg, catalog)
+            plan = build_plan(evidence)
+            lines = realisations(plan, evidence)
+            grammar = plan_grammar(plan, lines)
+            assert llama_grammar.parses(grammar), (item.label, grammar)
+            for text in [r.text for r in lines[:3]] or [""]:
+                assert llama_grammar.accepts(grammar, text), (item.label, text, grammar)
+            checked += 1
+            without_lines += not lines
+    assert checked >= 600 and without_lines >= 2  # the sample holds plans with nothing to say
+
+
+@pytest.mark.parametrize("text", ['He said "go" twice', "a back\\slash", "Amélie · 東京 🎬 naïve", "tab\there\nand on",
+                                  "a bell\x07rings"])
+def test_gbnf_literals_match_exactly_their_text(text, llama_grammar):
+    from explain.content_plan import _gbnf_literal
+
+    grammar = f"root ::= {_gbnf_literal(text)}\n"
+    assert grammar.count("\n") == 1 and llama_grammar.parses(grammar), grammar  # one rule, one line
+    assert llama_grammar.accepts(grammar, text)
+    assert not llama_grammar.accepts(grammar, text[:-1]) and not llama_grammar.accepts(grammar, text + "s")

@@ -10,7 +10,6 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from bench.commands import DEFAULT_REDIAL
 from bench.linker_eval import FALSE_LINK_TARGET, MISSPELLING_TARGET, misspellings
 from cli import main
 from knowledge_graph.aliases import AliasIndex
@@ -77,11 +76,11 @@ def test_misspelling_set_is_seeded_and_varied(aliases, catalog, kg):
     assert all(c.typed.lower() != c.name.lower() for c in first)
 
 
-@pytest.mark.skipif(not DEFAULT_REDIAL.is_file(), reason=f"needs the ReDial file at {DEFAULT_REDIAL}")
-def test_eval_linker_meets_both_figures(tmp_path):
+def test_eval_linker_meets_both_figures(tmp_path, shared_data):
     out = tmp_path / "linker.json"
+    redial = shared_data / "redial" / "train_data_subset.jsonl"
     with CliRunner().isolation(env={"LINER_HOME": str(tmp_path), "LINER_DATA_DIR": str(tmp_path)}) as (stdout, _, _):
-        code = main(["eval", "linker", "--json", str(out)])
+        code = main(["eval", "linker", "--redial", str(redial), "--json", str(out)])
         sys.stdout.flush()
         printed = stdout.getvalue().decode()
     report = json.loads(out.read_text(encoding="utf-8"))

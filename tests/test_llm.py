@@ -16,7 +16,7 @@ from explain.support_check import check_support
 from explain.writer import Explainer
 from llm.model import LLM
 from llm.text_model import LLMError
-from recommender.ranking import LLMRanker
+from recommender.ranking import NEUTRAL_PREFIX, LLMRanker
 
 PREFIX = "A viewer who loved Interstellar and Arrival and wants thoughtful space science fiction should watch:"
 CONTINUATIONS = [" Contact (1997), drama, science fiction about nasa, wormhole",
@@ -103,13 +103,21 @@ def test_threads_share_one_model_safely(llm):
 
 
 @pytest.mark.llm
-def test_complete_is_deterministic_across_prefix_cache_hits(llm):
+def test_complete_is_deterministic_across_prefix_cache_hits(llm, monkeypatch):
     shared = ("Film: Sicario (2015); crime, thriller; directed by Denis Villeneuve\n"
               "Line: A tense Denis Villeneuve film.\n\n")
-    first = llm.complete(shared + "Film: Jaws (1975); thriller; directed by Steven Spielberg\nLine:", 16)
+    jaws = shared + "Film: Jaws (1975); thriller; directed by Steven Spielberg\nLine:"
+    first = llm.complete(jaws, 16)
     llm.complete(shared + "Film: Heat (1995); crime; directed by Michael Mann\nLine:", 16)
-    again = llm.complete(shared + "Film: Jaws (1975); thriller; directed by Steven Spielberg\nLine:", 16)
+    # Watch what llama.cpp evaluates: the first batch of a completion is the part of the prompt not in its cache.
+    writer = llm._backend._writer
+    evaluated: list[int] = []
+    evaluate = writer.eval
+    monkeypatch.setattr(writer, "eval", lambda tokens: (evaluated.append(len(tokens)), evaluate(tokens))[1])
+    again = llm.complete(jaws, 16)
     assert first and first == again
+    prompt_tokens, shared_tokens = (len(writer.tokenize(text.encode(), add_bos=True)) for text in (jaws, shared))
+    assert 0 < evaluated[0] <= prompt_tokens - shared_tokens + 1, "the shared prefix was evaluated again"
 
 
 @pytest.mark.llm
@@ -126,13 +134,21 @@ def test_pmi_ranks_science_fiction_first_for_a_science_fiction_fan(llm, settings
 
 
 @pytest.mark.llm
-def test_neutral_scores_are_cached_on_disk(llm, settings, catalog):
-    ranker = LLMRanker(llm, settings)
+def test_neutral_scores_are_cached_on_disk(llm, catalog, tmp_path, monkeypatch):
+    settings = Settings(data_dir=tmp_path, n_threads=2)
+    scored: list[str] = []
+    score = llm.score_continuations
+    monkeypatch.setattr(llm, "score_continuations",
+                        lambda prefix, continuations: scored.append(prefix) or score(prefix, continuations))
     items = [catalog.find_title("Heat"), catalog.find_title("Fargo")]
     profile = Profile("u", [ProfileEntry("genre:Crime", "genre", "Crime", 1, 1.0)])
-    first = ranker.rank(items, profile, "")
-    assert (settings.data_dir / "neutral_scores.json").exists()
+    first = LLMRanker(llm, settings).rank(items, profile, "")
+    assert NEUTRAL_PREFIX in scored and (settings.data_dir / "neutral_scores.json").exists()
+    scored.clear()
+    # A new ranker (as after a restart) asks the model only for the profile's scores: the neutral ones, with the
+    # real model's numbers, come back from the file.
     assert LLMRanker(llm, settings).rank(items, profile, "") == pytest.approx(first, abs=1e-5)
+    assert len(scored) == 1 and NEUTRAL_PREFIX not in scored
 
 
 @pytest.mark.llm

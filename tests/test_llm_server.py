@@ -1,6 +1,7 @@
 """The OpenAI-compatible server backend under faults (real loopback sockets, no model): every failure is one
-LLMError naming LINER_LLM_SERVER_URL, within the configured timeouts, and a failed server is not waited on again
-for every card. The end-to-end runs through `liner chat` with a real llama_cpp.server are in test_faults.py."""
+LLMError naming LINER_LLM_SERVER_URL, and a failed server is not asked again for every card until its pause
+(LINER_LLM_RETRY_AFTER_S, on a clock the test steps) is over. The end-to-end runs through `liner chat` with a real
+llama_cpp.server are in test_faults.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 import socket
 import struct
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterator
 
@@ -18,6 +18,8 @@ from core.settings import Settings
 from llm.model import LLM
 from llm.server_backend import ServerBackend
 from llm.text_model import LLMError, TextModel
+
+from local_services import FrozenServer
 
 Handler = Callable[[BaseHTTPRequestHandler], None]
 
@@ -72,16 +74,28 @@ def server() -> Iterator[_Server]:
     running.close()
 
 
-def _llm(url: str, tmp_path, **settings: object) -> LLM:
+def _settings(url: str, tmp_path, **settings: object) -> Settings:
     values = {"llm_read_timeout_s": 1.0, "llm_connect_timeout_s": 1.0, "llm_retry_after_s": 30.0, **settings}
-    return LLM(Settings(data_dir=tmp_path, llm_server_url=url, model_path="served-model", **values))
+    return Settings(data_dir=tmp_path, llm_server_url=url, model_path="served-model", **values)
 
 
-def _fails(llm: LLM, within_s: float) -> str:
-    started = time.monotonic()
+def _llm(url: str, tmp_path, **settings: object) -> LLM:
+    return LLM(_settings(url, tmp_path, **settings))
+
+
+class _Clock:
+    """A monotonic clock that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _fails(llm: LLM | ServerBackend) -> str:
     with pytest.raises(LLMError) as caught:
         llm.complete("Film: Heat (1995)\nLine:", 16)
-    assert time.monotonic() - started < within_s
     message = str(caught.value)
     assert "LINER_LLM_SERVER_URL" in message and "\n" not in message
     return message
@@ -102,14 +116,20 @@ def test_a_working_server_completes_and_gets_the_settings(server: _Server, tmp_p
 
 
 def test_dead_port_is_one_llm_error(tmp_path) -> None:
-    assert "refused the connection" in _fails(_llm("http://127.0.0.1:9", tmp_path), within_s=5)
+    assert "refused the connection" in _fails(_llm("http://127.0.0.1:9", tmp_path))
 
 
-def test_frozen_server_times_out_once_then_fails_at_once(frozen_server_url: str, tmp_path) -> None:
-    llm = _llm(frozen_server_url, tmp_path)
-    assert "did not answer within 1 s" in _fails(llm, within_s=4)
-    # Every further card fails at once instead of waiting again (five cards, two samples each: no 10 timeouts).
-    assert "failed a moment ago" in _fails(llm, within_s=0.5)
+def test_frozen_server_times_out_once_then_is_not_asked_again(frozen_server: FrozenServer, tmp_path) -> None:
+    llm = _llm(frozen_server.url, tmp_path)
+    # The read timeout, not the server, ended the call (the frozen server never answers; it closes a connection
+    # only long after any timeout, which would read "dropped the connection").
+    assert "did not answer within 1 s (LINER_LLM_READ_TIMEOUT_S)" in _fails(llm)
+    assert frozen_server.wait_for_connections(1) == 1
+    # Every further card fails without a request instead of waiting again (five cards, two samples each: no 10
+    # timeouts); the message is raised before any request is made.
+    assert "failed a moment ago" in _fails(llm)
+    assert "failed a moment ago" in _fails(llm)
+    assert frozen_server.connections == 1
 
 
 @pytest.mark.parametrize("handler, problem", [
@@ -122,17 +142,21 @@ def test_frozen_server_times_out_once_then_fails_at_once(frozen_server_url: str,
 ])
 def test_every_server_fault_is_one_llm_error(server: _Server, tmp_path, handler: Handler, problem: str) -> None:
     server.handler = handler
-    assert problem in _fails(_llm(server.url, tmp_path), within_s=5)
+    assert problem in _fails(_llm(server.url, tmp_path))
 
 
 def test_the_server_is_tried_again_after_the_pause(server: _Server, tmp_path) -> None:
-    llm = _llm(server.url, tmp_path, llm_retry_after_s=0.3)
+    clock = _Clock()
+    backend = ServerBackend(_settings(server.url, tmp_path, llm_retry_after_s=30.0), clock=clock)
     server.handler = _reply_json({"error": "starting"}, status=503)
-    _fails(llm, within_s=5)
+    assert "HTTP 503" in _fails(backend)
     server.handler = _reply_json({"choices": [{"text": " back again"}]})
-    _fails(llm, within_s=0.5)  # still inside the pause
-    time.sleep(0.4)
-    assert llm.complete("Line:", 8) == "back again"
+    clock.now += 29.0
+    assert "not retried for 1 s more" in _fails(backend)  # still inside the pause: the server is not asked
+    assert len(server.bodies) == 1
+    clock.now += 1.5
+    assert backend.complete("Line:", 8) == " back again"  # the backend returns the text as served
+    assert len(server.bodies) == 2
 
 
 def test_model_name_comes_from_the_server_when_not_set(server: _Server, tmp_path) -> None:

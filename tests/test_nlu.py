@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from datetime import date
 from pathlib import Path
 
@@ -261,17 +260,6 @@ def test_shipped_lexicon_lists_every_cue_category():
     assert all(lexicon.cues.values()) and lexicon.sentiment["😴"] == (-1, PLAIN)
 
 
-def test_fast_without_linking():
-    messages = [c[0] for c in CASES] * 10
-    mentions = {m: fake_link(m) for m in messages}
-    understand("warm up", fake_link, SETTINGS)
-    started = time.perf_counter()
-    for message in messages:
-        understand(message, lambda _text, m=message: mentions[m], SETTINGS)
-    per_message_ms = (time.perf_counter() - started) * 1000 / len(messages)
-    assert per_message_ms < 5, per_message_ms
-
-
 # --- with the real catalog, graph and alias index ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def real_catalog():
@@ -348,15 +336,10 @@ def test_onboarding_chips_all_understood(aliases):
             assert signals.intent in (Intent.INFORM, Intent.RECOMMEND), chip
 
 
-def test_real_linker_robust_and_fast(aliases):
+def test_real_linker_survives_hostile_messages(aliases):
+    # How fast understanding is, is the benchmark's to measure (`liner bench`: the "understand" stage).
     for message in ["", "a" * 100_000, "\x00" * 50 + "Titanic", "🎬" * 3000, "SELECT * FROM items; DROP TABLE x"]:
         understand(message, aliases.link, SETTINGS)
-    messages = [c[0] for c in REAL_CASES] * 10
-    linked = {m: aliases.link(m) for m in messages}
-    started = time.perf_counter()
-    for message in messages:
-        understand(message, lambda _text, m=message: linked[m], SETTINGS)
-    assert (time.perf_counter() - started) * 1000 / len(messages) < 5
 
 
 @pytest.mark.parametrize("message, family", [

@@ -4,19 +4,21 @@ store; a fake text model for the logic (slow, failing or recorded on purpose), t
 from __future__ import annotations
 
 import json
+import queue
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
-from conversation.session import Assistant
+from conversation.session import MODEL_DOWN_NOTE, Assistant
 from core.profile import Profile
 from llm.text_model import LLMError
 from recommender.engine import RecommenderEngine
 from store.profile_store import ProfileStore
 from webui import handlers
 from webui.handlers import WebApp
-from webui.reasons import MODEL_DOWN_NOTE, ReasonWriter
+from webui.reasons import ReasonWriter
 from webui.render import card_html, why_html
 from webui.views import PENDING, CardView, Changes
 
@@ -24,20 +26,24 @@ FIRST_FILM = "I loved The Matrix (1999)"
 OTHER_FILM = "I loved Toy Story (1995)"
 
 
-class SlowModel:
-    """Wraps a fake model so that every call takes `delay` seconds and records which item it was about."""
+class GatedModel:
+    """Wraps a fake model so that every call waits until the test opens `gate`, one call at a time like the real
+    model, and records which item it was about: the model is busy exactly as long as the test says."""
 
-    def __init__(self, model, delay: float):
+    def __init__(self, model):
         self.model = model
-        self.delay = delay
-        self.model_id = "slow-fake"
+        self.model_id = "gated-fake"
         self.calls: list[str] = []
+        self.called = threading.Event()
+        """Set once a call has reached the model."""
+        self.gate = threading.Event()
         self._lock = threading.Lock()
 
     def _wait(self, text: str) -> None:
-        with self._lock:  # one call at a time, like the real model
+        with self._lock:
             self.calls.append(text)
-            time.sleep(self.delay)
+            self.called.set()
+            self.gate.wait()
 
     def score_continuations(self, prefix, continuations):
         self._wait(prefix)
@@ -49,6 +55,25 @@ class SlowModel:
 
     def count_tokens(self, text):
         return self.model.count_tokens(text)
+
+
+class HandedIn(queue.SimpleQueue):
+    """The reason writer's job queue, counting the jobs handed in, so that a test can wait for a visitor's job to
+    be queued instead of sleeping."""
+
+    def __init__(self):
+        self.count = 0
+        self._changed = threading.Condition()
+
+    def put(self, item, block=True, timeout=None):
+        super().put(item, block, timeout)
+        with self._changed:
+            self.count += 1
+            self._changed.notify_all()
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self.count >= count, timeout)
 
 
 def _web(settings, artifacts, model, tmp_path, **overrides) -> WebApp:
@@ -158,48 +183,60 @@ def test_explanations_off_shows_template_lines_and_never_a_pending_card(settings
     assert "Writing a reason" not in "".join(card_html(c) for c in shown)
 
 
-def test_a_slow_model_never_delays_another_visitors_cards_and_late_reasons_show_templates(
-        settings, artifacts, fake_model, tmp_path):
-    slow = SlowModel(fake_model, delay=2.0)
-    app = _web(settings, artifacts, slow, tmp_path, explain_wait_s=6.0)
+def test_a_busy_model_never_delays_another_visitors_cards(settings, artifacts, fake_model, tmp_path):
+    gated = GatedModel(fake_model)
+    # A deadline far off: the busy visitor's turn goes on for as long as the model is held.
+    app = _web(settings, artifacts, gated, tmp_path, explain_wait_s=120)
     busy, _ = handlers.start(app, None)
     other, _ = handlers.start(app, None)
     busy_steps: list[Changes] = []
     writer = threading.Thread(target=lambda: busy_steps.extend(_run_turn(app, busy, FIRST_FILM)))
     writer.start()
-    deadline = time.monotonic() + 60
-    while not slow.calls and time.monotonic() < deadline:  # the busy visitor's reasons are being written
-        time.sleep(0.05)
+    assert gated.called.wait(timeout=120), "no reason reached the model"
     stream = handlers.turn(app, other, OTHER_FILM, [])
     next(stream)
     cards = next(stream)
-    # The other visitor's cards are on screen while the model is still busy with the first visitor's reasons.
+    # The other visitor's cards are on screen while the model is still held on the first visitor's reason.
     assert cards.cards and all(card.pending for card in cards.cards)
     assert writer.is_alive(), "the cards waited for the other visitor's reasons"
+    gated.gate.set()
     rest = list(stream)
-    writer.join(timeout=60)
+    writer.join(timeout=120)
     for steps in (busy_steps, [cards, *rest]):
-        final = _final_cards(steps)
-        assert all(card.reason and not card.pending for card in final)
-        # 6 s for ten reasons at 2 s a call: the rest are the planned template lines, shown at the deadline.
-        assert any(card.reason_state == "template" for card in final)
+        assert all(card.reason and not card.pending for card in _final_cards(steps))
+    app.reasons.close()
+
+
+def test_reasons_not_written_by_the_deadline_show_their_template_lines(settings, artifacts, fake_model, tmp_path):
+    gated = GatedModel(fake_model)  # held for the whole turn: no reason can come from it before the deadline
+    app = _web(settings, artifacts, gated, tmp_path, explain_wait_s=1.0)
+    visitor, _ = handlers.start(app, None)
+    final = _final_cards(_run_turn(app, visitor, FIRST_FILM))
+    assert gated.calls and all(card.reason and not card.pending for card in final)
+    assert any(card.reason_state == "template" for card in final), [card.reason_state for card in final]
+    gated.gate.set()
     app.reasons.close()
 
 
 def test_visitors_take_turns_card_by_card(settings, artifacts, fake_model, tmp_path):
-    slow = SlowModel(fake_model, delay=0.15)
-    app = _web(settings, artifacts, slow, tmp_path, explain_wait_s=60)
+    gated = GatedModel(fake_model)
+    app = _web(settings, artifacts, gated, tmp_path, explain_wait_s=120)
+    jobs = app.reasons._jobs = HandedIn()  # the one queue in front of the model, watched
     a, _ = handlers.start(app, None)
     b, _ = handlers.start(app, None)
     done: dict[str, list[Changes]] = {}
     threads = [threading.Thread(target=lambda v=v, k=k, t=t: done.__setitem__(k, _run_turn(app, v, t)))
                for v, k, t in ((a, "a", FIRST_FILM), (b, "b", OTHER_FILM))]
-    for thread in threads:
-        thread.start()
+    threads[0].start()
+    assert gated.called.wait(timeout=120), "no reason reached the model"
+    handed_in = jobs.count  # a waits for the model now, so the next job handed in is b's first
+    threads[1].start()
+    assert jobs.wait_for(handed_in + 1, timeout=120), "b's first reason never reached the queue"
+    gated.gate.set()
     for thread in threads:
         thread.join(timeout=120)
     titles = {key: {card.title for card in _final_cards(steps)} for key, steps in done.items()}
-    order = ["a" if any(t in call for t in titles["a"]) else "b" for call in slow.calls]
+    order = ["a" if any(t in call for t in titles["a"]) else "b" for call in gated.calls]
     # Neither visitor has all five reasons written before the other gets a first one.
     assert order[:5] != ["a"] * 5 and order[:5] != ["b"] * 5, order
     app.reasons.close()
@@ -286,6 +323,20 @@ def test_export_holds_only_this_visitors_data_and_writes_no_file(web, tmp_path, 
     text = json.dumps(data)
     assert "Matrix" in text and "Toy Story" not in text
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_export_and_forget_with_the_database_gone_say_so_on_the_page(web):
+    visitor, _ = handlers.start(web, None)
+    _run_turn(web, visitor, FIRST_FILM)
+    store = web.assistant.store
+    store.engine.dispose()  # the last connection closes: SQLite folds its WAL into the file
+    Path(store.url.database).write_bytes(b"not a database any more " * 512)  # every query fails from now on
+
+    exported = handlers.export(visitor)
+    assert exported.export_json is None
+    assert "could not be read" in exported.status and "move it aside" in exported.status, exported.status
+    forgotten = handlers.forget(web, visitor)
+    assert "Nothing was deleted" in forgotten.status and forgotten.token is None, forgotten.status
 
 
 def test_forget_deletes_everything_and_adds_no_user(web):

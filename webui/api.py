@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message as AsgiMessage, Receive, Scope, Sen
 
 from conversation.reply import profile_to_json
 from conversation.reply import Reply as TurnReply
+from core.settings import SettingsError
 from store.profile_store import Identity, StoreError
 from webui import api_models as m
 from webui.handlers import QUESTION_ACTIONS, WebApp, begin_turn, mark_card, why_card, write_reasons
@@ -163,8 +164,8 @@ def _parse_keys(entries: tuple[str, ...]) -> list[tuple[str, bytes]]:
     for entry in entries:
         name, sep, secret = entry.partition("=")
         if not sep or not name.strip() or len(secret.strip()) < 16:
-            raise ValueError("each of Settings.api_keys is NAME=SECRET with a secret of at least 16 characters "
-                             f"(got an entry named {name.strip()!r})")
+            raise SettingsError("each of Settings.api_keys (LINER_API_KEYS) is NAME=SECRET with a secret of at least "
+                                f"16 characters (got an entry named {name.strip()!r})")
         keys.append((name.strip(), secret.strip().encode()))
     return keys
 

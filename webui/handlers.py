@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from conversation.reply import Reply
-from conversation.session import Assistant
+from conversation.session import MODEL_DOWN_NOTE, Assistant
 from core.ids import NodeId
 from core.profile import Profile
 from core.vocabulary import Kind
 from recommender.engine import WhyView
-from store.profile_store import StoreError
-from webui.reasons import MODEL_DOWN_NOTE, Reason, ReasonWriter
+from store.profile_store import StoreError, UnknownUserError
+from webui.reasons import Reason, ReasonWriter
 from webui.render import answer_cards_markdown, why_html
 from webui.views import CardView, Changes, profile_sections
 from webui.visitor import Visitor
@@ -259,9 +259,9 @@ def export(visitor: Visitor) -> Changes:
     """This visitor's stored data as JSON, handed to their own page to save (no file on the server)."""
     try:
         data = visitor.session.export()
-    except StoreError as error:
-        if visitor.session.profile().turns == 0:
-            return Changes(status="Nothing is stored about you yet.")
+    except UnknownUserError:
+        return Changes(status="Nothing is stored about you yet.")
+    except StoreError as error:  # the store is down: say so, without asking it anything more
         return Changes(status=f"Your data could not be read: {error}")
     text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
     return Changes(export_json=text, status="Your data is downloading as liner-notes-my-data.json.")

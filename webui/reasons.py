@@ -31,7 +31,6 @@ from recommender.engine import RecommenderEngine
 log = logging.getLogger(__name__)
 
 TEMPLATE = "template"
-MODEL_DOWN_NOTE = "The reasons are short templates for now: the language model is not answering."
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class Reason:
     source: str
     """The explainer's source (llm, rerank, grammar, cache, template), or template when it came too late."""
     model_failed: bool = False
-    """True when the model raised: the page says reasons are templates for now."""
+    """True when the model raised: the page shows conversation.session.MODEL_DOWN_NOTE."""
 
 
 @dataclass
