@@ -398,6 +398,36 @@ def test_real_model_writes_the_reasons(settings, artifacts, tmp_path):
     app.reasons.close()
 
 
+@pytest.mark.parametrize("pace_s, shed", [(3.0, True), (0.5, False)])
+def test_a_reason_the_pace_says_is_too_late_gets_its_planned_line_at_once(settings, artifacts, fake_model, tmp_path,
+                                                                           pace_s, shed):
+    """One writer busy on a first reason and reasons taking pace_s lately: a second reason due in 2 s would be done
+    in about 2·pace_s, so at 3 s a reason it shows its planned line at once and never reaches the queue; at 0.5 s
+    it is queued for the model."""
+    gated = GatedModel(fake_model)
+    app = _web(settings, artifacts, gated, tmp_path, explain_wait_s=120)
+    writer = app.reasons
+    jobs = writer._jobs = HandedIn()
+    engine = app.assistant.engine
+    first, second = engine.catalog.find_title("Heat"), engine.catalog.find_title("Alien")
+    profile = Profile("nobody")
+    busy = threading.Thread(target=writer.write, args=(first, engine.evidence(first, profile), time.monotonic() + 120))
+    busy.start()
+    assert gated.called.wait(timeout=120), "the first reason never reached the model"
+    writer.pace.record(pace_s)
+    evidence = engine.evidence(second, profile)
+    if shed:
+        reason = writer.write(second, evidence, time.monotonic() + 2)
+        assert reason == ReasonWriter.template(evidence) and jobs.count == 1 and not gated.gate.is_set()
+    else:
+        waiting = threading.Thread(target=writer.write, args=(second, evidence, time.monotonic() + 120))
+        waiting.start()
+        assert jobs.wait_for(2, timeout=120), "the second reason was not queued"
+    gated.gate.set()
+    busy.join(timeout=120)
+    writer.close()
+
+
 def test_reason_writer_gives_the_template_at_the_deadline(web):
     writer = ReasonWriter(web.assistant.engine)
     item = web.assistant.engine.catalog.items[0]

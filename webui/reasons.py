@@ -6,7 +6,9 @@ time), Settings.llm_server_slots threads with an LLM server (LINER_LLM_SERVER_UR
 serves in parallel has a card to write. A visitor hands in their next card only when the last
 one is written, so visitors take turns card by card and nobody waits for another's five. A card whose reason is
 not written by its deadline shows the planned template line (true by construction) and its job is dropped
-from the queue; any failure of the model gives the template line too, with a note. Cards come first on the CPU
+from the queue; a card whose reason the writers' recent pace says cannot be written by its deadline gets its
+planned line at once, instead of after waiting the deadline out (many visitors at once on a few cores); any
+failure of the model gives the template line too, with a note. Cards come first on the CPU
 as well: the writer starts no reason while some visitor's cards are being computed (at most
 Settings.reasons_yield_to_cards_s).
 """
@@ -42,6 +44,30 @@ class Reason:
     """True when the model raised: the page shows conversation.session.MODEL_DOWN_NOTE."""
 
 
+class ReasonPace:
+    """How long the writers take over one reason lately (an exponentially weighted mean over the reasons written),
+    and so when a reason handed in now would be done."""
+
+    NEWEST_SHARE = 0.3
+    """The newest reason's share of the mean: enough to follow a change of load within a few reasons."""
+
+    def __init__(self) -> None:
+        self.mean_s: float | None = None
+        """None until a first reason is written: nothing is known, nothing is given up."""
+        self._lock = threading.Lock()
+
+    def record(self, seconds: float) -> None:
+        with self._lock:
+            self.mean_s = seconds if self.mean_s is None else \
+                self.NEWEST_SHARE * seconds + (1 - self.NEWEST_SHARE) * self.mean_s
+
+    def done_by(self, now: float, ahead: int, writers: int) -> float | None:
+        """When a reason handed in at `now` behind `ahead` others (queued or being written) would be written by
+        `writers` threads at the recent pace; None before any reason was written."""
+        mean = self.mean_s
+        return None if mean is None else now + (ahead // writers + 1) * mean
+
+
 @dataclass
 class _Job:
     item: Item
@@ -60,6 +86,10 @@ class ReasonWriter:
         """Threads writing reasons at once."""
         self._threads: list[threading.Thread] = []
         self._start_lock = threading.Lock()
+        self.pace = ReasonPace()
+        self._writing = 0
+        """Reasons being written now (the model's calls in flight)."""
+        self._writing_lock = threading.Lock()
         self._cards_busy = 0
         self._cards_done = threading.Condition()
 
@@ -83,7 +113,10 @@ class ReasonWriter:
 
     def write(self, item: Item, evidence: Evidence, deadline: float) -> Reason:
         """The model's reason for one card if it is written before `deadline` (time.monotonic()), else the
-        template line. Waits at most until the deadline."""
+        template line: at once when the recent pace says it cannot be, at the deadline when it was not."""
+        done_by = self.pace.done_by(time.monotonic(), self._jobs.qsize() + self._writing, self.writers)
+        if done_by is not None and done_by > deadline:
+            return self.template(evidence)
         job = _Job(item, evidence, Future())
         self._ensure_threads()
         self._jobs.put(job)
@@ -122,10 +155,18 @@ class ReasonWriter:
                                           timeout=self.engine.settings.reasons_yield_to_cards_s)
             if not job.future.set_running_or_notify_cancel():
                 continue  # its card already shows the template line
+            with self._writing_lock:
+                self._writing += 1
+            started = time.monotonic()
             try:
                 explanation = self.engine.explainer.explain(job.item, job.evidence)
+                if not explanation.model_failed:
+                    self.pace.record(time.monotonic() - started)
                 job.future.set_result(Reason(explanation.text, explanation.source, explanation.model_failed))
             except Exception as exc:  # noqa: BLE001 - any model fault must leave the card with a true line
                 log.warning("writing the reason for %s failed, showing its template line: %s",
                             job.item.item_id, exc)
                 job.future.set_result(Reason(template_line(job.evidence), TEMPLATE, model_failed=True))
+            finally:
+                with self._writing_lock:
+                    self._writing -= 1
