@@ -297,6 +297,9 @@ class Settings(BaseSettings):
     explain_wait_s: NonNegativeFloat = 10.0
     """Seconds after the cards appear by which every card's reason must show: a reason the LLM has not written
     by then shows its planned template line (so time to the fifth reason stays bounded under load)."""
+    reasons_early_template: bool = True
+    """Show a card's planned line at once when the reason writers' recent pace says its reason cannot be written
+    by explain_wait_s (many visitors on few cores), instead of after waiting the deadline out."""
     reasons_yield_to_cards_s: NonNegativeFloat = 2.0
     """Longest the reason writer holds back while some visitor's cards are being computed (cards get the CPU
     first; the cap keeps a stream of turns from starving the reasons)."""

@@ -398,14 +398,14 @@ def test_real_model_writes_the_reasons(settings, artifacts, tmp_path):
     app.reasons.close()
 
 
-@pytest.mark.parametrize("pace_s, shed", [(3.0, True), (0.5, False)])
+@pytest.mark.parametrize("pace_s, early, shed", [(3.0, True, True), (0.5, True, False), (3.0, False, False)])
 def test_a_reason_the_pace_says_is_too_late_gets_its_planned_line_at_once(settings, artifacts, fake_model, tmp_path,
-                                                                           pace_s, shed):
+                                                                           pace_s, early, shed):
     """One writer busy on a first reason and reasons taking pace_s lately: a second reason due in 2 s would be done
-    in about 2·pace_s, so at 3 s a reason it shows its planned line at once and never reaches the queue; at 0.5 s
-    it is queued for the model."""
+    in about 2·pace_s, so at 3 s a reason it shows its planned line at once and never reaches the queue; at 0.5 s,
+    or with reasons_early_template off, it is queued for the model."""
     gated = GatedModel(fake_model)
-    app = _web(settings, artifacts, gated, tmp_path, explain_wait_s=120)
+    app = _web(settings, artifacts, gated, tmp_path, explain_wait_s=120, reasons_early_template=early)
     writer = app.reasons
     jobs = writer._jobs = HandedIn()
     engine = app.assistant.engine

@@ -7,7 +7,8 @@ serves in parallel has a card to write. A visitor hands in their next card only 
 one is written, so visitors take turns card by card and nobody waits for another's five. A card whose reason is
 not written by its deadline shows the planned template line (true by construction) and its job is dropped
 from the queue; a card whose reason the writers' recent pace says cannot be written by its deadline gets its
-planned line at once, instead of after waiting the deadline out (many visitors at once on a few cores); any
+planned line at once, instead of after waiting the deadline out (many visitors at once on a few cores;
+Settings.reasons_early_template); any
 failure of the model gives the template line too, with a note. Cards come first on the CPU
 as well: the writer starts no reason while some visitor's cards are being computed (at most
 Settings.reasons_yield_to_cards_s).
@@ -114,9 +115,10 @@ class ReasonWriter:
     def write(self, item: Item, evidence: Evidence, deadline: float) -> Reason:
         """The model's reason for one card if it is written before `deadline` (time.monotonic()), else the
         template line: at once when the recent pace says it cannot be, at the deadline when it was not."""
-        done_by = self.pace.done_by(time.monotonic(), self._jobs.qsize() + self._writing, self.writers)
-        if done_by is not None and done_by > deadline:
-            return self.template(evidence)
+        if self.engine.settings.reasons_early_template:
+            done_by = self.pace.done_by(time.monotonic(), self._jobs.qsize() + self._writing, self.writers)
+            if done_by is not None and done_by > deadline:
+                return self.template(evidence)
         job = _Job(item, evidence, Future())
         self._ensure_threads()
         self._jobs.put(job)
