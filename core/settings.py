@@ -59,8 +59,18 @@ def _parse_weights(value: Any) -> Any:
     return pairs
 
 
+def _check_api_keys(entries: tuple[str, ...]) -> tuple[str, ...]:
+    for entry in entries:
+        name, sep, secret = entry.partition("=")
+        if not sep or not name.strip() or len(secret.strip()) < 16:
+            raise ValueError(f"each entry is NAME=SECRET with a secret of at least 16 characters (the entry named "
+                             f"{name.strip()!r} is not)")
+    return tuple(entry.strip() for entry in entries)
+
+
 UserPath = Annotated[Path, AfterValidator(Path.expanduser)]
 TextList = Annotated[tuple[str, ...], BeforeValidator(_split_commas)]
+ApiKeys = Annotated[TextList, AfterValidator(_check_api_keys)]
 RelationWeights = Annotated[dict[Relation, NonNegativeFloat], BeforeValidator(_parse_weights)]
 
 
@@ -308,7 +318,7 @@ class Settings(BaseSettings):
     workers of concurrent turns fight over the cores (2 busy cores: 1.3 s per query with 2 threads, 16 ms with 1)."""
 
     # --- JSON API and embeddable widget (webui/api.py) -----------------------------------------------
-    api_keys: TextList = ()
+    api_keys: ApiKeys = ()
     """Server-to-server API keys, each NAME=SECRET (comma-separated in LINER_API_KEYS). A call sends the secret in
     the X-API-Key header; logs and rate limits see only the name. Delete an entry and restart to revoke that key.
     Empty: no server can start visitors (the widget still can, for the origins in cors_origins)."""
@@ -369,6 +379,10 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
+_SECRET_SETTINGS = frozenset({"api_keys", "database_url"})
+"""Settings whose values hold secrets: an error about them never repeats the value."""
+
+
 def _describe(exc: ValidationError) -> str:
     """pydantic's errors as one line: each names the setting, the problem, the value and how to set it."""
     problems = []
@@ -379,7 +393,8 @@ def _describe(exc: ValidationError) -> str:
             continue
         inner = "".join(f"[{part!r}]" for part in error["loc"][1:] if part != "[key]")  # "[key]": a dict key
         message = error["msg"].removeprefix("Value error, ")
-        problems.append(f"setting {name}{inner}: {message[:1].lower()}{message[1:]}, got {error['input']!r} "
+        given = "" if name in _SECRET_SETTINGS else f", got {error['input']!r}"
+        problems.append(f"setting {name}{inner}: {message[:1].lower()}{message[1:]}{given} "
                         f"(set it with LINER_{name.upper()} or --set {name}=...)")
     return "; ".join(problems)
 

@@ -17,7 +17,7 @@ from core.settings import REPO_ROOT, Settings
 from pipelines.catalog_import import convert_catalog
 from recommender.cooccurrence import Cooccurrence
 from recommender.embedding_asset import catalog_vectors, text_hashes, write_embedding_asset
-from recommender.encoder import PACKAGED_MODEL_ID, Encoder
+from recommender.encoder import PACKAGED_MODEL_ID, Encoder, EncoderError
 from recommender.vector_index import IndexSpec, VectorIndex, VectorIndexError
 
 COOC_PATH = REPO_ROOT / "assets" / "cooccurrence.json.gz"
@@ -71,7 +71,7 @@ def test_encode_query_is_cached_and_read_only(encoder):
 
 
 def test_missing_model_path_names_the_setting(tmp_path):
-    with pytest.raises(RuntimeError, match="LINER_EMBEDDING_MODEL_PATH"):
+    with pytest.raises(EncoderError, match="LINER_EMBEDDING_MODEL_PATH"):
         Encoder(Settings(embedding_model_path=str(tmp_path / "nowhere")))
 
 

@@ -19,7 +19,7 @@ from core.catalog import Catalog
 from core.ids import item_id_of
 from core.preferences import Constraints
 from core.settings import REPO_ROOT
-from store.profile_store import ProfileStore
+from store.profile_store import ProfileStore, UnknownUserError
 
 SCHEMA_PATH = REPO_ROOT / "schemas" / "profile.schema.json"
 FORMAT = "liner-notes-profile"
@@ -131,9 +131,11 @@ def handoff_profile(store: ProfileStore, catalog: Catalog, user_id: str, constra
                     min_weight: float) -> HandoffProfile:
     """The visitor's stored profile in the hand-off format. Beliefs that decayed below `min_weight`
     (Settings.preference_min_weight) are left out, as the recommender leaves them out."""
+    try:
+        data = store.export(user_id)
+    except UnknownUserError:  # nothing stored about them (yet, or any more): the empty profile is the answer
+        data = {}
     profile = store.profile(user_id)
-    # An unknown user has no rows to export (the store says so with an error): an empty profile is the answer.
-    data = store.export(user_id) if profile.turns or not profile.is_empty else {}
     turn_times = {row["id"]: _utc(row["created"]) for row in data.get("turns", [])}
     button_times: dict[tuple[str, str], datetime] = {}
     for row in data.get("feedback", []):
