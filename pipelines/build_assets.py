@@ -42,7 +42,7 @@ from core.files import write_gzip
 from core.item import Item
 from core.settings import Settings, load_settings
 from core.stats import percentile_ranks, top_scored
-from pipelines.entity_resolution import MAX_YEAR_GAP, DialogueEvidence, FilmFacts, description_words, same_film
+from pipelines.entity_resolution import MAX_YEAR_GAP, DialogueEvidence, FilmFacts, same_film
 from pipelines.film_sources import (
     ENTITY2REC, FIRST_RECENT_YEAR, HETREC, LAST_RECENT_YEAR, MOVIES_DATASET_5000, TMDB_10866, TMDB_CREDITS,
     TMDB_DERIVED, TMDB_POPULAR, TOMASONJO, WIKIPEDIA, SourceFilm, language_code, person_key, read_entity2rec,
@@ -211,18 +211,8 @@ class _Draft:
         for source in ([self.dbpedia[0].people] if self.dbpedia else []) + [r.people for r in self.records]:
             for role, names in source.items():
                 people[role] += names
-        return FilmFacts(
-            key=self.item_id,
-            names=frozenset(normalize_title(t) for t in (self.title, *self.aliases)),
-            year=self.year,
-            imdb=self.sources.get("imdb", ""),
-            tmdb=self.sources.get("tmdb", ""),
-            directors=frozenset(people.get("director", ())),
-            people=frozenset(name for names in people.values() for name in names),
-            redial_ids=tuple(self.redial_ids),
-            recent=self.recent,
-            words=description_words(self.overview, (self.title, *self.aliases)),
-        )
+        return FilmFacts.of(self.item_id, self.title, self.aliases, self.year, self.sources, people, self.redial_ids,
+                            self.recent, self.overview)
 
 
 @dataclass

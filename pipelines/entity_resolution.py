@@ -28,7 +28,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from core.catalog import normalize_title
 from core.item import Item
@@ -71,19 +71,21 @@ class FilmFacts:
         return not self.imdb and not self.tmdb and not self.recent
 
     @classmethod
+    def of(cls, key: str, title: str, aliases: Iterable[str], year: int | None, sources: Mapping[str, str],
+           people: Mapping[str, Iterable[str]], redial_ids: Iterable[str], recent: bool,
+           description: str) -> "FilmFacts":
+        """The facts of one record, a build draft or a shipped item alike."""
+        names = (title, *aliases)
+        return cls(key=key, names=frozenset(normalize_title(t) for t in names), year=year,
+                   imdb=sources.get("imdb", ""), tmdb=sources.get("tmdb", ""),
+                   directors=frozenset(people.get("director", ())),
+                   people=frozenset(name for role_names in people.values() for name in role_names),
+                   redial_ids=tuple(redial_ids), recent=recent, words=description_words(description, names))
+
+    @classmethod
     def of_item(cls, item: Item) -> "FilmFacts":
-        return cls(
-            key=item.item_id,
-            names=frozenset(normalize_title(t) for t in (item.title, *item.aliases)),
-            year=item.year,
-            imdb=item.sources.get("imdb", ""),
-            tmdb=item.sources.get("tmdb", ""),
-            directors=frozenset(item.people.get("director", ())),
-            people=frozenset(name for _, name in item.all_people()),
-            redial_ids=tuple(item.sources.get("redial", "").split()),
-            recent=bool(item.sources.get("recent")),
-            words=description_words(item.description, (item.title, *item.aliases)),
-        )
+        return cls.of(item.item_id, item.title, item.aliases, item.year, item.sources, item.people,
+                      item.sources.get("redial", "").split(), bool(item.sources.get("recent")), item.description)
 
 
 @dataclass(frozen=True)
