@@ -146,5 +146,5 @@ def load_catalog(path: Path) -> Catalog:
 
 
 def write_catalog(items: list[Item], path: Path) -> None:
-    write_gzip(path, "".join(json.dumps(item.to_json(), ensure_ascii=False, sort_keys=True) + "\n"
-                             for item in items).encode())
+    write_gzip(path, ((json.dumps(item.to_json(), ensure_ascii=False, sort_keys=True) + "\n").encode()
+                      for item in items))

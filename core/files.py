@@ -6,7 +6,7 @@ from __future__ import annotations
 import gzip
 import os
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO, Callable, Iterable
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -32,10 +32,11 @@ def open_text(path: Path) -> IO[str]:
     return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
 
 
-def write_gzip(path: Path, data: bytes) -> None:
-    """Write data gzipped with no timestamp in the header (mtime=0), so a rebuild of the same data gives the same
-    bytes."""
+def write_gzip(path: Path, chunks: Iterable[bytes]) -> None:
+    """Write the chunks gzipped, one after another (a large catalog never sits in memory whole), with no timestamp
+    in the header (mtime=0), so a rebuild of the same data gives the same bytes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-        gz.write(data)
+        for chunk in chunks:
+            gz.write(chunk)

@@ -906,7 +906,7 @@ def _train_conversations(shared: Path, drafts: list[_Draft]) -> list[dict]:
 
 
 def _write_json_gz(data: dict, path: Path) -> None:
-    write_gzip(path, json.dumps(data, sort_keys=True).encode())
+    write_gzip(path, [json.dumps(data, sort_keys=True).encode()])
 
 
 

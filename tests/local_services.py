@@ -1,12 +1,14 @@
-"""What the tests that talk to local servers and a headless browser share: a free loopback port, a server that
-never answers, and Debian's Chromium with the flags and marks its tests run under."""
+"""What the tests that talk to local servers and a headless browser share: a free loopback port, the app served
+on one, a server that never answers, and Debian's Chromium with the flags and marks its tests run under."""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -26,6 +28,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def served(web, *, api: bool = False) -> Iterator[str]:
+    """The app of `web` (a webui.handlers.WebApp), with its JSON API and CORS origins when `api`, on a free loopback
+    port: yields its base URL ("http://127.0.0.1:PORT"), stops it afterwards."""
+    from webui.api import create_api
+    from webui.layout import build, launch
+
+    demo = build(web)
+    port = free_port()
+    with_api = {"api": create_api(web), "cors_origins": web.settings.cors_origins} if api else {}
+    launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True, **with_api)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        demo.close()
 
 
 class FrozenServer:

@@ -15,7 +15,7 @@ import httpx
 import jsonschema
 import pytest
 
-from local_services import free_port
+from local_services import free_port, served
 
 KEY = "k-tests-0123456789abcdef"
 BURST_KEY = "k-burst-0123456789abcdef"
@@ -47,18 +47,10 @@ def api_web(settings, engine, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def api_url(api_web) -> Iterator[str]:
-    from webui.api import API_PATH, create_api
-    from webui.layout import build, launch
+    from webui.api import API_PATH
 
-    web = api_web
-    demo = build(web)
-    port = free_port()
-    launch(demo, "127.0.0.1", port, api=create_api(web), cors_origins=web.settings.cors_origins,
-           prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}{API_PATH}"
-    finally:
-        demo.close()
+    with served(api_web, api=True) as base:
+        yield f"{base}{API_PATH}"
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Iterator
 
 import pytest
 
-from local_services import CHROMIUM, CHROMIUM_FLAGS, NEEDS_CHROMIUM, free_port
+from local_services import CHROMIUM, CHROMIUM_FLAGS, NEEDS_CHROMIUM, served
 
 TURN_TIMEOUT_MS = 90_000
 """A first turn may load the LLM and write five explanations on two busy CPU cores."""
@@ -35,16 +35,12 @@ def browser_assistant(settings, engine, tmp_path_factory):
 @pytest.fixture(scope="module")
 def app_url(browser_assistant) -> Iterator[str]:
     from webui.handlers import WebApp
-    from webui.layout import build, launch
 
-    port = free_port()
     web = WebApp.over(browser_assistant)
-    demo = build(web)
-    launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
     try:
-        yield f"http://127.0.0.1:{port}/"
+        with served(web) as base:
+            yield f"{base}/"
     finally:
-        demo.close()
         web.reasons.close()
 
 

@@ -15,7 +15,7 @@ from typing import Iterator
 import jsonschema
 import pytest
 
-from local_services import CHROMIUM, CHROMIUM_FLAGS, NEEDS_CHROMIUM, free_port
+from local_services import CHROMIUM, CHROMIUM_FLAGS, NEEDS_CHROMIUM, free_port, served
 
 TURN_TIMEOUT_MS = 90_000
 HOST_WIDTH = 420
@@ -68,22 +68,17 @@ def app_api(settings, engine, tmp_path_factory, host_port) -> Iterator[str]:
     """The app on one loopback port; the host page's origin (another port) is its only allowed origin."""
     from conversation.session import Assistant
     from store.profile_store import ProfileStore
-    from webui.api import API_PATH, create_api
+    from webui.api import API_PATH
     from webui.handlers import WebApp
-    from webui.layout import build, launch
 
     embed_settings = settings.with_overrides(explain=False, cors_origins=(f"http://127.0.0.1:{host_port}",))
     folder = tmp_path_factory.mktemp("embed_store")
     web = WebApp.over(Assistant(embed_settings, engine=engine,
                                 store=ProfileStore(f"sqlite:///{folder / 'profiles.sqlite'}", embed_settings)))
-    demo = build(web)
-    port = free_port()
-    launch(demo, "127.0.0.1", port, api=create_api(web), cors_origins=embed_settings.cors_origins,
-           prevent_thread_lock=True, quiet=True)
     try:
-        yield f"http://127.0.0.1:{port}{API_PATH}"
+        with served(web, api=True) as base:
+            yield f"{base}{API_PATH}"
     finally:
-        demo.close()
         web.reasons.close()
 
 

@@ -24,10 +24,10 @@ from conversation.moods import load_moods
 from conversation.nlu import EMPTY_NOTE, understand
 from conversation.signals import Intent, Mention
 from core.settings import REPO_ROOT, Settings
+from fake_linker import exact_linker
 
 SETTINGS = Settings()
 
-# A tiny linker: exact, case-insensitive names (titles are capitalized on purpose, genres lowercase).
 _FAKE_NODES = {
     "Superbad (2007)": ("item:sb", "item", "Superbad (2007)"),
     "Superbad": ("item:sb", "item", "Superbad (2007)"),
@@ -42,14 +42,7 @@ _FAKE_NODES = {
     "romance": ("genre:Romance", "genre", "Romance"),
     "thrillers": ("genre:Thriller", "genre", "Thriller"),
 }
-_FAKE_PATTERN = re.compile("|".join(re.escape(n) for n in sorted(_FAKE_NODES, key=len, reverse=True)),
-                           re.IGNORECASE)
-_FAKE_KEYS = {name.lower(): node for name, node in _FAKE_NODES.items()}
-
-
-def fake_link(text: str) -> list[Mention]:
-    return [Mention(*_FAKE_KEYS[m.group().lower()], m.group(), m.start(), m.end())
-            for m in _FAKE_PATTERN.finditer(text)]
+fake_link = exact_linker(_FAKE_NODES)
 
 
 LAST = ("last1", "Last Card (2001)")

@@ -9,9 +9,10 @@ import pytest
 from conversation.nlu import understand
 from conversation.questions import QuestionKind
 from conversation.references import ShownFilm
-from conversation.signals import Intent, Mention
+from conversation.signals import Intent
 from core.settings import REPO_ROOT, Settings
 from recommender.audience import load_family_rules
+from fake_linker import exact_linker
 from test_conversation import run_chat
 
 SETTINGS = Settings()
@@ -32,13 +33,7 @@ SHOWN = [ShownFilm("inception", "Inception (2010)", "Inception", ("Christopher N
          ShownFilm("up", "Up (2009)", "Up", ("Pete Docter",))]
 
 
-def fake_link(text: str) -> list[Mention]:
-    found = []
-    for name, (node, kind, label) in sorted(_FAKE.items(), key=lambda kv: -len(kv[0])):
-        start = text.find(name)
-        if start >= 0 and not any(m.start <= start < m.end for m in found):
-            found.append(Mention(node, kind, label, name, start, start + len(name)))
-    return found
+fake_link = exact_linker(_FAKE)
 
 
 def read(message: str, **context):
