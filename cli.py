@@ -186,7 +186,7 @@ def ingest(source: Path | None, mapping: tuple[str, ...], out: Path | None, cata
     search = "exact search" if artifacts.index.kind == "flat" else f"approximate {artifacts.index.kind} search"
     print(f"built embeddings, index and knowledge graph for {len(artifacts.catalog)} items "
           f"({search}, recorded in {artifacts.index.spec.file_name.replace('.faiss', '.json')}; "
-          f"{artifacts.kg.graph.number_of_nodes()} graph nodes)")
+          f"{artifacts.kg.number_of_nodes()} graph nodes)")
     return 0
 
 

@@ -30,6 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from core.errors import FixableError
+from core.process_memory import memory_mb, resident_mb
 from core.settings import Settings
 from recommender.vector_index import FLAT, HNSW, IVF, IndexSpec, VectorIndex
 
@@ -202,16 +203,6 @@ def _with_breadth(spec: IndexSpec, breadth: int) -> IndexSpec:
     return dataclasses.replace(spec, nprobe=breadth) if spec.kind == IVF else dataclasses.replace(spec, ef_search=breadth)
 
 
-def _memory_mb() -> dict[str, float]:
-    """VmRSS, RssAnon and VmHWM of this process in MB (Linux /proc)."""
-    fields = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in {"VmRSS", "RssAnon", "VmHWM"}:
-            fields[name] = int(value.split()[0]) / 1024
-    return fields
-
-
 def run_scale(settings: Settings, items: int, *, queries: int = 500, seed: int = 0, sweep: bool = True,
               folder: Path | None = None) -> ScaleReport:
     """Build the index `liner ingest` would choose for `items` synthetic items and measure it."""
@@ -241,7 +232,7 @@ def run_scale(settings: Settings, items: int, *, queries: int = 500, seed: int =
             sweep_times, sweep_recall = _time_queries(index, query_vectors[:200], truth[:200])
             breadths.append(Breadth(breadth, *np.percentile(sweep_times, [50, 95]).round(3).tolist(),
                                     round(sweep_recall, 4)))
-        memory = _memory_mb()
+        memory = memory_mb()
         query_ms_p50, query_ms_p95 = np.percentile(times, [50, 95]).round(3).tolist()
         return ScaleReport(
             items=items, dim=int(vectors.shape[1]), queries=queries, seed=seed, noise=NOISE, index=asdict(spec),
@@ -272,34 +263,48 @@ class TurnScaleReport:
     items: int
     build_s: dict[str, float]
     """Seconds per phase of the first build of the artefacts (embeddings read, index, graph, aliases, ...)."""
+    build_mb: dict[str, float]
+    """MB of resident memory each phase added to the building process (what it keeps, less what it freed)."""
     rss_after_build_mb: float
     bench: dict[str, Any]
-    """bench.latency's report on the scripted turns (cards and explained cards median/p95, stages, peak RSS)."""
+    """bench.latency's report on the scripted turns (cards and explained cards median/p95, stages, peak RSS), from
+    the process that served them."""
 
 
 def run_scale_turns(settings: Settings, items: int, *, turns: int, seed: int = 0) -> TurnScaleReport:
     """Build the artefacts of a synthetic catalog of `items` items as `liner ingest` would, then time the scripted
-    turns over it (bench.latency; no first-start timing, no baseline, no separate explanation paths)."""
+    turns over it (bench.latency; no first-start timing, no baseline, no separate explanation paths) in a fresh
+    process that starts warm from them, as an app process does: its peak RSS is a serving process's own, not the
+    build's."""
     import gc
+    import multiprocessing
 
-    from bench.latency import run_benchmark
     from recommender.artifacts import load_artifacts
 
     with _workspace(settings, None) as work:
         scaled = synthetic_catalog_files(settings, items, work, seed)
         artifacts = load_artifacts(scaled, progress=True, rebuild=True)
         build = {phase: round(seconds, 2) for phase, seconds in artifacts.timings.items()}
-        rss_after_build = _memory_mb()["VmRSS"]
-        del artifacts  # the benchmark loads them again, warm, as an app process would
+        build_mb = {phase: round(mb, 1) for phase, mb in artifacts.memory_mb.items()}
+        rss_after_build = resident_mb()
+        del artifacts
         gc.collect()
-        report = run_benchmark(scaled, turns=turns, first_start=False, baseline=False, explain_paths=())
-    return TurnScaleReport(items, build, round(rss_after_build, 1), report.to_json())
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            report = pool.apply(_serving_benchmark, (scaled, turns))
+    return TurnScaleReport(items, build, build_mb, round(rss_after_build, 1), report)
+
+
+def _serving_benchmark(settings: Settings, turns: int) -> dict[str, Any]:
+    from bench.latency import run_benchmark
+
+    return run_benchmark(settings, turns=turns, first_start=False, baseline=False, explain_paths=()).to_json()
 
 
 def format_turn_report(report: TurnScaleReport) -> str:
     from bench.latency import BenchReport, format_report as format_bench
 
-    build = " · ".join(f"{phase} {seconds:.1f} s" for phase, seconds in report.build_s.items())
+    build = " · ".join(f"{phase} {seconds:.1f} s ({report.build_mb.get(phase, 0):+,.0f} MB)"
+                       for phase, seconds in report.build_s.items())
     bench = BenchReport(**{k: v for k, v in report.bench.items() if k in BenchReport.__dataclass_fields__})
     return "\n".join([f"turns over {report.items:,} synthetic items", f"first build: {build}",
                       f"RSS after the build {report.rss_after_build_mb:,.0f} MB", format_bench(bench)])

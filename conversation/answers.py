@@ -211,12 +211,11 @@ class Answerer:
     def _filmography(self, person: str, name: str) -> Answer:
         kg = self.engine.artifacts.kg
         films = []
-        if person in kg:
-            for neighbour in kg.graph[person]:
-                if NodeId.parse(neighbour).kind == Kind.ITEM:
-                    item = self.engine.catalog.get(NodeId.parse(neighbour).key)
-                    if item is not None:
-                        films.append(item)
+        for neighbour in kg.neighbours_of(person):
+            if NodeId.parse(neighbour).kind == Kind.ITEM:
+                item = self.engine.catalog.get(NodeId.parse(neighbour).key)
+                if item is not None:
+                    films.append(item)
         films.sort(key=lambda i: (-i.popularity, i.item_id))
         template = self.templates["filmography"]
         assert isinstance(template, _Template)

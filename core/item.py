@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 from core.vocabulary import ROLES
 
 
-@dataclass(frozen=True)
+def _shared(texts: Iterable[str]) -> tuple[str, ...]:
+    """Interned: a catalog names the same genres, keywords and people thousands of times, and one copy of each string
+    then serves every item (sys.intern frees a string again once no item holds it)."""
+    return tuple(map(sys.intern, texts))
+
+
+# One copy of each genre list and year for all items: a few thousand genre lists and a century of years serve a
+# catalog of any size (the 16,654 shipped items have 2,646 genre lists and 119 years).
+_GENRE_LISTS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_YEARS: dict[int, int] = {}
+
+
+def _is_provenance(source: str) -> bool:
+    """A `sources` value that names datasets ("facts.director": "tmdb_movies_10866 ..."), shared by many items,
+    rather than the item's own record id ("imdb": "tt0114709"), which no other item has."""
+    return source.startswith("facts.") or source == "recent"
+
+
+# slots: no __dict__ per item (a million items are loaded at once).
+@dataclass(frozen=True, slots=True)
 class Item:
     item_id: str
     title: str
@@ -51,19 +72,23 @@ class Item:
 
     @classmethod
     def from_json(cls, data: dict) -> "Item":
+        # What many items repeat (names, genres, keys, dataset names) is shared; each item's own text stays its own.
+        year = int(data["year"]) if data.get("year") else None
+        genres = _shared(data.get("genres") or ())
         return cls(
             item_id=str(data["item_id"]),
             title=str(data["title"]),
-            year=int(data["year"]) if data.get("year") else None,
+            year=None if year is None else _YEARS.setdefault(year, year),
             aliases=tuple(data.get("aliases") or ()),
-            genres=tuple(data.get("genres") or ()),
-            people={role: tuple(names) for role, names in (data.get("people") or {}).items() if names},
-            keywords=tuple(data.get("keywords") or ()),
+            genres=_GENRE_LISTS.setdefault(genres, genres),
+            people={sys.intern(role): _shared(names) for role, names in (data.get("people") or {}).items() if names},
+            keywords=_shared(data.get("keywords") or ()),
             description=str(data.get("description") or ""),
             has_overview=bool(data.get("has_overview")),
             popularity=float(data.get("popularity") or 0.0),
-            sources={k: str(v) for k, v in (data.get("sources") or {}).items()},
+            sources={sys.intern(k): sys.intern(str(v)) if _is_provenance(k) else str(v)
+                     for k, v in (data.get("sources") or {}).items()},
             runtime=int(data["runtime"]) if data.get("runtime") else None,
-            language=str(data["language"]) if data.get("language") else None,
-            series=str(data["series"]) if data.get("series") else None,
+            language=sys.intern(str(data["language"])) if data.get("language") else None,
+            series=sys.intern(str(data["series"])) if data.get("series") else None,
         )

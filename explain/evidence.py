@@ -1,8 +1,8 @@
 """Evidence for one recommendation: the item's facts, what links it to this user, and what may not fit.
 
 Everything an explanation may state comes from here; explain/support_check.py checks each line against it.
-Links are read from the knowledge graph (node ids and `relations` edge attributes, see knowledge_graph/), with the
-catalog item's own fields used when the graph lacks the node (e.g. a graph built from an older catalog).
+Links are read from the knowledge graph (node ids and the relations on their edges, see knowledge_graph/), with
+the catalog item's own fields used when the graph lacks the node (e.g. a graph built from an older catalog).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from core.item import Item
 from core.profile import Profile, ProfileEntry
 from core.vocabulary import Kind, Relation
 from explain.explanation_vocabulary import load_vocabulary
+from knowledge_graph.graph import KnowledgeGraph
 
-_RELATION_NAMES = frozenset(r.value for r in Relation)
 LEAD_BILLING = 3
 """The first-billed stars of a film are its leads: only they are "the star of" it."""
 
@@ -203,14 +203,13 @@ def _first_sentence(text: str, max_words: int = 20) -> str:
     return " ".join(words[:max_words]) + ("…" if len(words) > max_words else "")
 
 
-def _facets(item: Item, graph) -> dict[str, Relation]:
+def _facets(item: Item, kg: KnowledgeGraph | None) -> dict[str, Relation]:
     """node id -> relation for everything the item links to (people, genres, keywords, decade); where one node
     is linked by several relations (a director who also wrote it), the most telling one."""
     node = item_node(item.item_id)
     facets: dict[str, Relation] = {}
-    if graph is not None and node in graph:
-        for neighbour, data in graph[node].items():
-            relations = [r for r in data.get("relations", ()) if r in _RELATION_NAMES]
+    if kg is not None and node in kg:
+        for neighbour, relations in kg.edges(node):
             if relations:
                 facets[neighbour] = Relation.most_telling(relations)
         return facets
@@ -223,10 +222,8 @@ def _facets(item: Item, graph) -> dict[str, Relation]:
     return facets
 
 
-def _label(node: str, graph) -> str:
-    if graph is not None and node in graph:
-        return str(graph.nodes[node].get("label") or NodeId.parse(node).key)
-    return NodeId.parse(node).key
+def _label(node: str, kg: KnowledgeGraph | None) -> str:
+    return kg.label(node) if kg is not None and node in kg else NodeId.parse(node).key
 
 
 def _kind(node: str) -> str:
@@ -274,11 +271,11 @@ def _liked_title(entry: ProfileEntry, catalog: Catalog) -> tuple[Item | None, st
     return liked, liked.title if liked else split_title_year(entry.label)[0]
 
 
-def build_evidence(item: Item, profile: Profile, kg, catalog: Catalog, max_matches: int = 6) -> Evidence:
-    """The evidence for recommending `item` to this user. `kg` is anything with a networkx `graph` (or None)."""
+def build_evidence(item: Item, profile: Profile, kg: KnowledgeGraph | None, catalog: Catalog,
+                   max_matches: int = 6) -> Evidence:
+    """The evidence for recommending `item` to this user (from the item's own fields where kg is None or lacks it)."""
     series_keywords = load_vocabulary().series_keywords
-    graph = getattr(kg, "graph", None)
-    facets = _facets(item, graph)
+    facets = _facets(item, kg)
     matches: list[Match] = []
     for entry in sorted(profile.liked(), key=lambda e: -e.weight):
         if entry.kind == "item":
@@ -292,18 +289,18 @@ def build_evidence(item: Item, profile: Profile, kg, catalog: Catalog, max_match
             elif not (item.series and liked.series) and same_series(item, liked, series_keywords):
                 # Titles only where the catalog names no collection for one of them.
                 matches.append(Match("franchise", title, "same series as", title, via_title=True))
-            liked_facets = _facets(liked, graph)
+            liked_facets = _facets(liked, kg)
             for node in sorted(liked_facets.keys() & facets.keys()):
                 if _kind(node) in {"person", "keyword", "genre"}:
-                    label = _label(node, graph)
+                    label = _label(node, kg)
                     matches.append(Match(_kind(node), label, facets[node].phrase, title, via_title=True,
                                          because_relation=liked_facets[node].phrase,
                                          because_lead=label in liked.people.get("star", ())[:LEAD_BILLING]))
         elif entry.node_id in facets and entry.kind in {"person", "genre", "keyword", "decade"}:
-            label = _label(entry.node_id, graph)
+            label = _label(entry.node_id, kg)
             matches.append(Match(entry.kind, label, facets[entry.node_id].phrase, label))
         elif entry.kind == "mood" and (node := node_id(Kind.KEYWORD, entry.label.lower())) in facets:
-            matches.append(Match("keyword", _label(node, graph), "about", entry.label))
+            matches.append(Match("keyword", _label(node, kg), "about", entry.label))
     # Stable sort keeps the profile's weight order within one priority and role.
     relation_rank = {r.phrase: r.order for r in Relation} | {"same series as": 0}
     # Among shared genres the rarer says more ("Crime" before "Drama").
@@ -324,7 +321,7 @@ def build_evidence(item: Item, profile: Profile, kg, catalog: Catalog, max_match
         keyword_forms={k: f for k in {*item.keywords, *(m.label for m in unique.values() if m.kind == "keyword")}
                        if (f := keyword_forms(catalog).get(k.lower()))},
         matches=_keep_each_kind(list(unique.values()), max_matches),
-        cautions=_cautions(item, profile, facets, graph, catalog),
+        cautions=_cautions(item, profile, facets, kg, catalog),
     )
 
 
@@ -337,18 +334,19 @@ def _keep_each_kind(matches: list[Match], limit: int) -> list[Match]:
     return [m for m in matches if id(m) in kept]
 
 
-def _cautions(item: Item, profile: Profile, facets: dict[str, str], graph, catalog: Catalog) -> list[str]:
+def _cautions(item: Item, profile: Profile, facets: dict[str, Relation], kg: KnowledgeGraph | None,
+              catalog: Catalog) -> list[str]:
     cautions = []
     for entry in profile.disliked():
         if entry.kind == "item":
             disliked, title = _liked_title(entry, catalog)
             if disliked is None or disliked.item_id == item.item_id:
                 continue
-            shared = sorted(n for n in _facets(disliked, graph).keys() & facets.keys() if _kind(n) == "person")
-            cautions += [f"{facets[n].phrase} {_label(n, graph)}, like {title}, which you didn't like"
+            shared = sorted(n for n in _facets(disliked, kg).keys() & facets.keys() if _kind(n) == "person")
+            cautions += [f"{facets[n].phrase} {_label(n, kg)}, like {title}, which you didn't like"
                          for n in shared[:1]]
         elif entry.node_id in facets:
-            label = _label(entry.node_id, graph)
+            label = _label(entry.node_id, kg)
             what = label if entry.kind != "person" else f"{facets[entry.node_id].phrase} {label}"
             cautions.append(f"{what}, which you said you don't like")
     wanted = [e.label for e in profile.liked("decade")]

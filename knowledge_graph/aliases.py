@@ -21,7 +21,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, TypeVar
 
 from jellyfish import metaphone
 from rapidfuzz import fuzz
@@ -36,6 +36,9 @@ from core.vocabulary import GENERIC_KEYWORDS, Kind, decade_phrases
 from knowledge_graph.graph import KnowledgeGraph
 
 log = logging.getLogger(__name__)
+
+_K = TypeVar("_K")
+_T = TypeVar("_T")
 
 LEXICON_PATH = Path(__file__).resolve().parent.parent / "assets" / "linker_lexicon.json"
 """The linker's words as data: function words, everyday words, topic words, genre synonyms, name particles."""
@@ -123,7 +126,7 @@ def _key(text: str) -> tuple[str, ...]:
     return tuple(tokenize(text)[0])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Target:
     node_id: str
     kind: Kind
@@ -149,40 +152,42 @@ class _Candidate:
 
 
 class AliasIndex:
-    def __init__(self, targets: dict[tuple[str, ...], list[_Target]], common: frozenset[str]):
+    """Held for the life of the process at a few keys per catalog item, so its lists are stored packed (see
+    _packed) and the prefixes a scan extends share the keys' table."""
+
+    def __init__(self, targets: dict[tuple[str, ...], _Target | tuple[_Target, ...]], common: frozenset[str]):
+        # Every alias key -> its targets (packed), and every shorter prefix of a key that is no key itself -> ():
+        # one lookup tells a scan both whether a phrase links and whether a longer one may.
         self._targets = dict(targets)
+        for key in targets:
+            for n in range(1, len(key)):
+                self._targets.setdefault(key[:n], ())
         self._common = common
-        self._prefixes = {key[:n] for key in targets for n in range(1, len(key) + 1)}
         self._max_len = max(map(len, targets))
         self._vocab = {token for key in targets for token in key}
-        self._deletes: dict[str, list[str]] = defaultdict(list)
-        self._sounds: dict[str, list[str]] = defaultdict(list)
-        fuzzy_tokens = {token for key, ts in targets.items() if any(t.fuzzy_ok for t in ts) for token in key}
+        self._deletes: dict[str, str | tuple[str, ...]] = {}
+        self._sounds: dict[str, str | tuple[str, ...]] = {}
+        fuzzy_tokens = {token for key, ts in targets.items() if any(t.fuzzy_ok for t in _unpacked(ts))
+                        for token in key}
         for token in sorted(fuzzy_tokens):
             if len(token) >= 5 and token.isalpha():
                 # The token itself too: a word with a letter too many ("dicapprio") loses it to meet it.
                 for variant in {token} | _deletes(token):
-                    self._deletes[variant].append(token)
-                self._sounds[metaphone(token)].append(token)
+                    _add_packed(self._deletes, variant, token)
+                _add_packed(self._sounds, metaphone(token), token)
 
     # --- building -------------------------------------------------------------------------------------
     @classmethod
     def build(cls, catalog: Iterable[Item], kg: KnowledgeGraph) -> "AliasIndex":
         started = time.perf_counter()
         catalog = list(catalog)
-        lowercase_docs: Counter[str] = Counter()
-        for item in catalog:
-            lowercase_docs.update({w for w in _TOKEN.findall(item.description) if w.islower()})
-        seen_lowercase = {_fold(w) for w, n in lowercase_docs.items() if n >= 3}
-        common = frozenset(_STOP | _COMMON | seen_lowercase)
-        very_common = frozenset(_STOP | _COMMON | {_fold(w) for w, n in lowercase_docs.items() if n >= 40})
-        builder = _Builder(common, very_common)
+        builder = _Builder(*_everyday_words(catalog))
         builder.add_items(catalog, kg)
         builder.add_people(kg)
         builder.add_genres(kg)
         builder.add_keywords(kg)
         builder.add_decades(kg)
-        index = cls(builder.targets, common)
+        index = cls(builder.targets, builder.common)
         log.info("alias index: %d keys in %.2f s", len(builder.targets), time.perf_counter() - started)
         return index
 
@@ -200,7 +205,7 @@ class AliasIndex:
         shouting = text.isupper()
         candidates: list[_Candidate] = []
         for i in range(len(words)):
-            if not any((word,) in self._prefixes for word, _ in options[i]):
+            if not any((word,) in self._targets for word, _ in options[i]):
                 continue
             for j, key, edits in self._walk(options, i):
                 candidate = self._resolve(text, words, starts, ends, i, j, key, edits, shouting)
@@ -230,9 +235,10 @@ class AliasIndex:
             elif len(word) >= _FUZZY_MIN_WORD and word.isalpha() and word not in self._vocab \
                     and word not in self._common:
                 limit = 1 if len(word) < 8 else 2
-                found = {t for variant in (word, *_deletes(word)) for t in self._deletes.get(variant, ())}
+                found = {t for variant in (word, *_deletes(word))
+                         for t in _unpacked(self._deletes.get(variant, ()))}
                 close = [t for t in sorted(found) if OSA.distance(word, t, score_cutoff=limit) <= limit]
-                sounds = [t for t in self._sounds.get(metaphone(word), ()) if t not in close]
+                sounds = [t for t in _unpacked(self._sounds.get(metaphone(word), ())) if t not in close]
                 here += [(t, 1) for t in (close + sorted(sounds))[:5]]
             options.append(here)
         return options
@@ -247,9 +253,10 @@ class AliasIndex:
             for token, cost in options[j]:
                 n_edits = edits + cost
                 extended = key + (token,)
-                if extended not in self._prefixes:
+                found = self._targets.get(extended)
+                if found is None:
                     continue
-                if extended in self._targets:
+                if found:
                     yield j + 1, extended, n_edits
                 stack.append((j + 1, extended, n_edits))
 
@@ -258,7 +265,7 @@ class AliasIndex:
         start, end = starts[i], ends[j - 1]
         if _inside_word(text, start, end):
             return None  # "Birds" in "T-Birds" is part of another name
-        targets = self._targets[key]
+        targets = _unpacked(self._targets[key])
         score = 1.0
         if edits:
             # A typo fix must stay close over the whole phrase and only ever lands on a long, specific name.
@@ -324,6 +331,18 @@ class AliasIndex:
         return j - i > 1 or target.kind != Kind.ITEM or target.popularity >= _KNOWN_FILM
 
 
+def _everyday_words(catalog: list[Item]) -> tuple[frozenset[str], frozenset[str]]:
+    """Words ordinary English uses: the lexicon's and those the descriptions use in lower case (common: in 3
+    descriptions; very common: in 40). Counted apart from the build so that the count is freed before the
+    index is made, not left as holes among what it keeps."""
+    lowercase_docs: Counter[str] = Counter()
+    for item in catalog:
+        lowercase_docs.update({w for w in _TOKEN.findall(item.description) if w.islower()})
+    common = frozenset(_STOP | _COMMON | {_fold(w) for w, n in lowercase_docs.items() if n >= 3})
+    very_common = frozenset(_STOP | _COMMON | {_fold(w) for w, n in lowercase_docs.items() if n >= 40})
+    return common, very_common
+
+
 def _pick(targets: list[_Target], year: int | None) -> list[_Target]:
     """The targets a phrase stands for: items narrowed by the year, else the most popular of the best tier."""
     if not targets:
@@ -352,6 +371,22 @@ def _inside_word(text: str, start: int, end: int) -> bool:
         end + 1 < len(text) and text[end] == "-" and text[end + 1].isalnum())
 
 
+def _packed(values: list[_T]) -> _T | tuple[_T, ...]:
+    """A list as stored: its one value alone (most keys name one thing), else a tuple. For each of a million
+    items' keys, a grown list of one holds 88 bytes, a tuple of one 48 and a lone value none."""
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def _unpacked(packed: _T | tuple[_T, ...]) -> tuple[_T, ...]:
+    """The values of a _packed list (never themselves tuples: targets and words)."""
+    return packed if isinstance(packed, tuple) else (packed,)
+
+
+def _add_packed(table: dict[_K, _T | tuple[_T, ...]], key: _K, value: _T) -> None:
+    """Appends value to key's packed values."""
+    table[key] = _packed([*_unpacked(table.get(key, ())), value])
+
+
 def _deletes(word: str) -> set[str]:
     return {word[:k] + word[k + 1:] for k in range(len(word))}
 
@@ -362,7 +397,11 @@ class _Builder:
     def __init__(self, common: frozenset[str], very_common: frozenset[str]):
         self.common = common
         self.very_common = very_common
-        self.targets: dict[tuple[str, ...], list[_Target]] = defaultdict(list)
+        # Packed as the index keeps them (see _packed), never a list per key: freed after the build, such lists
+        # would leave holes among the keys and targets the index keeps.
+        self.targets: dict[tuple[str, ...], _Target | tuple[_Target, ...]] = {}
+        # One string per distinct word across all keys ("the" once, not once per title), dropped after the build.
+        self._words: dict[str, str] = {}
 
     def _mode(self, key: tuple[str, ...]) -> str:
         if len(key) == 1:
@@ -380,19 +419,24 @@ class _Builder:
     def add_key(self, key: tuple[str, ...], target: _Target) -> None:
         if not key:
             return
+        key = tuple(map(self._words.setdefault, key, key))
         # Tiers keep the full name ahead of variants; the same node under one key is listed once.
-        existing = self.targets[key]
+        existing = list(_unpacked(self.targets.get(key, ())))
         for n, other in enumerate(existing):
             if other.node_id == target.node_id:
                 if target.tier < other.tier:
                     existing[n] = target
+                    self.targets[key] = _packed(existing)
                 return
         existing.append(target)
+        self.targets[key] = _packed(existing)
 
     def add_items(self, catalog: Iterable[Item], kg: KnowledgeGraph) -> None:
+        # Targets keep the graph's own id strings rather than a copy per item.
+        graph_nodes = {node: node for node in kg.nodes_of_kind(Kind.ITEM)}
         for item in catalog:
-            node = item_node(item.item_id)
-            if node not in kg:
+            node = graph_nodes.get(item_node(item.item_id))
+            if node is None:
                 continue
             label = kg.label(node)
             names = [(item.title, 0)] + [(alias, 1) for alias in item.aliases]
@@ -409,12 +453,12 @@ class _Builder:
                             (len(key) == 1 and key[0] not in self.very_common) or len(key) >= _PHRASE_WORDS):
                         # "interstellar", "everything everywhere all at once": everyone means the film
                         mode = FREE
-                    self.add(variant, _Target(node, Kind.ITEM, label, mode, variant_tier, item.popularity, item.year,
+                    self.add_key(key, _Target(node, Kind.ITEM, label, mode, variant_tier, item.popularity, item.year,
                                               fuzzy_ok=variant_tier < 2 and (mode == FREE or (
                                                   mode == CUE and len(key) >= 2))))
 
     def add_people(self, kg: KnowledgeGraph) -> None:
-        surnames: dict[tuple[str, ...], list[tuple[int, str]]] = defaultdict(list)
+        surnames: dict[tuple[str, ...], list[tuple[int, str, str]]] = defaultdict(list)
         for node in kg.nodes_of_kind(Kind.PERSON):
             name = kg.label(node)
             films = kg.degree(node)
@@ -425,15 +469,14 @@ class _Builder:
             elif key and films >= 2 and key[0] not in self.common:
                 self.add(name, _Target(node, Kind.PERSON, name, CAPITAL, 0, float(films)))
             if films >= 3 and len(key) >= 2:
-                surnames[_surname(name)].append((films, node))
+                surnames[_surname(name)].append((films, node, name))
         for surname, people in surnames.items():
             if not surname or any(w in self.common for w in surname):
                 continue
             people.sort(reverse=True)
             # A surname alone names someone only if nobody else with it is nearly as prominent ("Nolan").
             if len(people) == 1 or people[0][0] >= 2 * people[1][0]:
-                films, node = people[0]
-                label = kg.label(node)
+                films, node, label = people[0]
                 free = (len(surname) == 1 and films >= _SURNAME_FREE_FILMS
                         and len(surname[0]) >= _SURNAME_FREE_LETTERS and surname[0] not in self.very_common)
                 self.add(" ".join(surname), _Target(node, Kind.PERSON, label, FREE if free else CAPITAL, 2,

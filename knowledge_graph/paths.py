@@ -12,9 +12,11 @@ import math
 from dataclasses import dataclass
 from typing import Iterable
 
+import numpy as np
+
 from core.ids import item_node
 from core.vocabulary import Kind, Relation
-from knowledge_graph.graph import KnowledgeGraph
+from knowledge_graph.graph import KINDS, KnowledgeGraph
 
 
 @dataclass(frozen=True)
@@ -38,25 +40,29 @@ def _relation(kg: KnowledgeGraph, a: str, b: str) -> str:
     return Relation.most_telling(kg.relations(a, b)).value
 
 
-def _path(kg: KnowledgeGraph, nodes: tuple[str, ...]) -> EvidencePath:
-    return EvidencePath(nodes, tuple(_relation(kg, a, b) for a, b in zip(nodes, nodes[1:])))
+def _path(kg: KnowledgeGraph, nodes: tuple[int, ...]) -> EvidencePath:
+    names = tuple(kg.nodes[n] for n in nodes)
+    return EvidencePath(names, tuple(_relation(kg, a, b) for a, b in zip(names, names[1:])))
 
 
 def evidence_paths(kg: KnowledgeGraph, sources: Iterable[str], target_item_id: str, max_hops: int = 3,
                    limit: int = 3) -> list[EvidencePath]:
     """The `limit` most specific paths of at most max_hops edges from any source node to the target item, at
     most one per (source, node next to the target) so that the paths show different reasons."""
-    target = item_node(target_item_id)
-    if target not in kg or max_hops < 1 or limit < 1:
+    target = kg.index.get(item_node(target_item_id))
+    if target is None or max_hops < 1 or limit < 1:
         return []
-    adj = kg.graph.adj
-    sources = [s for s in dict.fromkeys(sources) if s != target and s in adj]
-    cost = {n: math.log(len(adj[n])) for n in (*adj[target], *sources)}
+    degree = kg.degrees
+    # A source with no edges (an item the catalog knows nothing about) leads nowhere.
+    sources = [row for row in dict.fromkeys(kg.index.get(s) for s in sources)
+               if row is not None and row != target and degree[row] > 0]
+    around = kg.row_at(target).tolist()
+    cost = {n: math.log(degree[n]) for n in (*around, *sources)}
     # Cheapest middle nodes first: once `limit` paths are found, nothing through a hub can beat them.
-    middles = sorted(adj[target], key=cost.__getitem__)
-    found: dict[tuple[str, str], tuple[float, tuple[str, ...]]] = {}
+    middles = sorted(around, key=cost.__getitem__)
+    found: dict[tuple[int, int], tuple[float, tuple[int, ...]]] = {}
 
-    def keep(key: tuple[str, str], path_cost: float, nodes: tuple[str, ...]) -> None:
+    def keep(key: tuple[int, int], path_cost: float, nodes: tuple[int, ...]) -> None:
         found[key] = (path_cost, nodes)
         if len(found) > limit:
             del found[max(found, key=lambda k: found[k][0])]
@@ -66,41 +72,35 @@ def evidence_paths(kg: KnowledgeGraph, sources: Iterable[str], target_item_id: s
 
     # A liked source counts by its own specificity too: "you like Drama" explains little.
     for source in sources:
-        if source in adj[target]:
+        if kg.adjacent(source, target):
             keep((source, source), cost[source], (source, target))
         elif max_hops >= 2:
-            near = adj[source]
             for middle in middles:
-                if middle in near:
+                if kg.adjacent(source, middle):
                     keep((source, middle), cost[source] + cost[middle], (source, middle, target))
     if max_hops >= 3:
         for source in sources:
-            # Through a genre or decade every film is three hops from every other: only direct links count.
-            if source in adj[target] or kg.kind(source) in (Kind.GENRE, Kind.DECADE):
+            # Through a genre or decade every film is three hops from every other: only direct links count. No
+            # path of three edges joins two items (every edge joins an item to an attribute).
+            if kg.adjacent(source, target) or KINDS[kg.kinds[source]] in (Kind.ITEM, Kind.GENRE, Kind.DECADE):
                 continue
-            near = adj[source]
             for middle in middles:
                 # A 3-hop path costs at least its ends plus a bridge of degree >= 1.
                 bound = cost[source] + cost[middle]
                 if bound >= worst():
                     break
-                if middle in near or (source, middle) in found:
+                if kg.adjacent(source, middle) or (source, middle) in found:
                     continue
-                bridge = _best_bridge(adj, source, middle, target)
-                if bridge is not None and bound + math.log(len(adj[bridge])) < worst():
-                    keep((source, middle), bound + math.log(len(adj[bridge])), (source, bridge, middle, target))
+                bridge = _best_bridge(kg, source, middle, target)
+                if bridge is not None and bound + math.log(degree[bridge]) < worst():
+                    keep((source, middle), bound + math.log(degree[bridge]), (source, bridge, middle, target))
     best = sorted(found.values(), key=lambda entry: (entry[0], len(entry[1])))[:limit]
     return [_path(kg, nodes) for _, nodes in best]
 
 
-def _best_bridge(adj, source: str, middle: str, target: str) -> str | None:
-    """The lowest-degree node adjacent to both source and middle (the most specific link between them)."""
-    small, large = (adj[source], adj[middle]) if len(adj[source]) <= len(adj[middle]) else (adj[middle], adj[source])
-    best, best_degree = None, math.inf
-    for node in small:
-        if node != target and node in large:
-            degree = len(adj[node])
-            if degree < best_degree:
-                best, best_degree = node, degree
-    return best
-
+def _best_bridge(kg: KnowledgeGraph, source: int, middle: int, target: int) -> int | None:
+    """The lowest-degree node adjacent to both source and middle (the most specific link between them); the
+    first in node order among equals."""
+    common = kg.common_neighbours(source, middle)
+    common = common[common != target]
+    return int(common[np.argmin(kg.degrees[common])]) if len(common) else None

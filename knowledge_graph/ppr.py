@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from core.ids import NodeId
 from core.vocabulary import Kind
-from knowledge_graph.graph import KnowledgeGraph
+from knowledge_graph.graph import KINDS, RELATIONS_OF, KnowledgeGraph
 
 log = logging.getLogger(__name__)
 
@@ -41,34 +41,30 @@ class PersonalizedPageRank:
     def __init__(self, kg: KnowledgeGraph, settings: PageRankSettings):
         self.default_alpha = settings.ppr_alpha
         self.prune_below = settings.ppr_prune_below
-        relation_weights = settings.ppr_relation_weights
-        nodes = list(kg.graph.nodes)
-        self.index = {node: i for i, node in enumerate(nodes)}
-        n = len(nodes)
-        rows, cols, weights = [], [], []
-        degree = np.array([len(kg.graph.adj[node]) for node in nodes], dtype=np.float64)
-        attrs = kg.graph.nodes
-        for a, b, relations in kg.graph.edges(data="relations"):
-            i, j = self.index[a], self.index[b]
-            attribute = j if attrs[a]["kind"] == Kind.ITEM else i
-            relation = max(relation_weights.get(r, 1.0) for r in relations)
-            weight = relation / np.log(2.0 + degree[attribute])
-            rows += [i, j]
-            cols += [j, i]
-            weights += [weight, weight]
-        adjacency = sp.csr_matrix((np.array(weights), (rows, cols)), shape=(n, n))
-        strength = np.asarray(adjacency.sum(axis=0)).ravel()
+        self.index = kg.index
+        n = kg.number_of_nodes()
+        # The weight of each relation set that occurs, then of every entry of the graph's rows.
+        bits = np.unique(kg.relation_bits)
+        by_bits = np.zeros(int(bits.max(initial=0)) + 1)
+        for value in bits.tolist():
+            by_bits[value] = max(settings.ppr_relation_weights.get(r, 1.0) for r in RELATIONS_OF[value])
+        rows = np.repeat(np.arange(n, dtype=np.int32), kg.degrees)
+        is_item = kg.kinds == KINDS.index(Kind.ITEM)
+        attribute = np.where(is_item[rows], kg.neighbours, rows)
+        weights = by_bits[kg.relation_bits] / np.log(2.0 + kg.degrees[attribute])
+        strength = np.bincount(rows, weights=weights, minlength=n)
         strength[strength == 0] = 1.0
-        # Column j spreads node j's mass over its neighbours in proportion to edge weight.
-        self.matrix = (adjacency @ sp.diags(1.0 / strength)).astype(np.float32).tocsr()
-        # By column as well: a step spreads only the nodes that hold mass, i.e. a few columns.
-        self._columns = self.matrix.tocsc()
-        self.item_rows = np.array([i for i, node in enumerate(nodes) if attrs[node]["kind"] == Kind.ITEM])
-        self.item_ids = [NodeId.parse(nodes[i]).key for i in self.item_rows]
-        popularity = np.array([attrs[nodes[i]]["popularity"] for i in self.item_rows])
-        prior = (popularity + 0.05) ** settings.ppr_popularity_prior
+        del rows, attribute
+        # The weighted adjacency is symmetric and shares the graph's own row arrays. The walk's matrix is
+        # adjacency @ diag(1 / strength) (column j spreads node j's mass over its neighbours in proportion to edge
+        # weight); it is never formed: M @ x is adjacency @ (x / strength).
+        self.adjacency = sp.csr_matrix((weights.astype(np.float32), kg.neighbours, kg.indptr), shape=(n, n))
+        self.inverse_strength = (1.0 / strength).astype(np.float32)
+        self.item_rows = np.flatnonzero(is_item)
+        self.item_ids = [NodeId.parse(kg.nodes[i]).key for i in self.item_rows.tolist()]
+        prior = (kg.popularity[self.item_rows].astype(np.float64) + 0.05) ** settings.ppr_popularity_prior
         self.item_norm = (prior / np.sqrt(strength[self.item_rows])).astype(np.float32)
-        log.info("pagerank matrix: %d nodes, %d non-zeros", n, self.matrix.nnz)
+        log.info("pagerank matrix: %d nodes, %d non-zeros", n, self.adjacency.nnz)
 
     def scores(self, seeds: dict[str, float], alpha: float | None = None, iterations: int = 20,
                top_k: int = 100) -> dict[str, float]:
@@ -76,7 +72,7 @@ class PersonalizedPageRank:
 
         alpha is the restart probability (Settings.ppr_alpha by default): higher stays closer to the seeds."""
         alpha = self.default_alpha if alpha is None else alpha
-        restart = np.zeros(self.matrix.shape[0], dtype=np.float32)
+        restart = np.zeros(self.adjacency.shape[0], dtype=np.float32)
         for node, weight in seeds.items():
             row = self.index.get(node)
             if row is not None and weight > 0:
@@ -99,11 +95,11 @@ class PersonalizedPageRank:
         top = np.argpartition(-item_scores, k - 1)[:k]
         return {self.item_ids[i]: float(item_scores[i]) for i in top}
 
-
     def _spread(self, mass: np.ndarray) -> np.ndarray:
-        """matrix @ mass, over the nodes holding more than prune_below of it (the rest is dropped)."""
+        """M @ mass, over the nodes holding more than prune_below of it (the rest is dropped)."""
         active = np.flatnonzero(mass > self.prune_below)
         if len(active) > len(mass) // 8:  # most nodes hold mass: one pass over the whole matrix is cheaper
-            kept = np.where(mass > self.prune_below, mass, 0.0).astype(np.float32)
-            return self.matrix @ kept
-        return self._columns[:, active] @ mass[active]
+            kept = np.where(mass > self.prune_below, mass * self.inverse_strength, 0.0).astype(np.float32)
+            return self.adjacency @ kept
+        # The columns of the active nodes are (by symmetry) their rows.
+        return self.adjacency[active].T @ (mass[active] * self.inverse_strength[active])

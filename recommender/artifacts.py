@@ -18,6 +18,7 @@ import numpy as np
 
 from core.catalog import Catalog, load_catalog
 from core.files import atomic_write
+from core.process_memory import resident_mb
 from core.settings import Settings
 from knowledge_graph.aliases import AliasIndex
 from knowledge_graph.graph import KnowledgeGraph
@@ -47,6 +48,8 @@ class Artifacts:
     cache_dir: Path
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds spent in each loading phase (for `liner bench`)."""
+    memory_mb: dict[str, float] = field(default_factory=dict)
+    """Resident memory each loading phase added to the process, in MB (what it keeps, less what it freed)."""
 
 
 def artifact_dir(settings: Settings, catalog: Catalog, encoder: Encoder) -> Path:
@@ -104,14 +107,15 @@ def load_artifacts(settings: Settings, progress: bool = True, rebuild: bool = Fa
     """Load the cached artifacts for settings.catalog_path, building whatever is missing (everything when
     rebuild, as `liner ingest` asks)."""
     timings: dict[str, float] = {}
-    started = time.perf_counter()
+    memory: dict[str, float] = {}
+    started, resident = time.perf_counter(), resident_mb()
 
     def phase(name: str) -> None:
-        nonlocal started
-        now = time.perf_counter()
-        timings[name] = now - started
-        log.info("artifacts: %s took %.2f s", name, timings[name])
-        started = now
+        nonlocal started, resident
+        now, now_resident = time.perf_counter(), resident_mb()
+        timings[name], memory[name] = now - started, now_resident - resident
+        log.info("artifacts: %s took %.2f s, %+.0f MB", name, timings[name], memory[name])
+        started, resident = now, now_resident
 
     catalog = load_catalog(settings.catalog_path)
     encoder = Encoder(settings)
@@ -142,7 +146,7 @@ def load_artifacts(settings: Settings, progress: bool = True, rebuild: bool = Fa
         index.save(index_path, build_s)
     phase("index")
 
-    graph_path = cache / "graph.pickle"
+    graph_path = cache / "graph.npz"
     kg = None if rebuild else _cached(graph_path, KnowledgeGraph.load)
     if kg is None:
         kg = KnowledgeGraph.build(catalog, progress=progress)
@@ -157,4 +161,4 @@ def load_artifacts(settings: Settings, progress: bool = True, rebuild: bool = Fa
     phase("co-occurrence")
 
     log.info("artifacts ready in %.2f s (%s)", sum(timings.values()), cache)
-    return Artifacts(catalog, encoder, vectors, index, kg, aliases, ppr, cooc, cache, timings)
+    return Artifacts(catalog, encoder, vectors, index, kg, aliases, ppr, cooc, cache, timings, memory)

@@ -1,4 +1,4 @@
-"""End to end through `liner chat --json` with every real component (FAISS, SQLite, networkx, the GGUF model)."""
+"""End to end through `liner chat --json` with every real component (FAISS, SQLite, the knowledge graph, the GGUF model)."""
 
 from __future__ import annotations
 

@@ -209,3 +209,18 @@ def test_bench_on_two_turns(tmp_path, liner_env):
     assert report["peak_rss_mb"] > 100
     assert report["first_start_s"] is None and report["warm_start_s"] > 0
     assert set(report["explain_paths_ms"]) == {"rerank", "template"}
+
+
+@pytest.mark.llm
+def test_bench_turns_at_scale_serve_from_a_process_of_their_own(tmp_path, liner_env):
+    """`liner bench --scale N --turns T`: the build's figures per phase, then the turns served by a fresh process
+    that starts warm from what was built (its peak RSS is an app process's, not the build's)."""
+    out = tmp_path / "scale.json"
+    assert main(["bench", "--scale", "400", "--turns", "1", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["items"] == 400
+    assert {"catalog", "index", "knowledge graph", "aliases", "pagerank"} <= set(report["build_s"])
+    assert set(report["build_mb"]) == set(report["build_s"]) and report["rss_after_build_mb"] > 0
+    served = report["bench"]
+    assert served["turns"] == 1 and 0 < served["cards_ms"]["median"] <= served["explained_ms"]["median"]
+    assert served["peak_rss_mb"] > 100 and served["warm_start_s"] > 0

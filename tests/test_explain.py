@@ -1,12 +1,10 @@
 """Evidence, content plans, the support check, the explainer's paths and fallbacks (with the fake text model), ranking
-helpers: real catalog, a tiny real networkx graph; one end-to-end test through the real GGUF (marked `llm`)."""
+helpers: real catalog, a tiny real knowledge graph; one end-to-end test through the real GGUF (marked `llm`)."""
 
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
-import networkx as nx
 import pytest
 
 from bench.explain_quality import cut_hook, double_stop, empty_line, genre_only_link, tautological, ungrammatical_theme
@@ -14,11 +12,11 @@ from core.catalog import Catalog, load_catalog
 from core.item import Item
 from core.profile import Profile, ProfileEntry
 from core.settings import REPO_ROOT, Settings
-from core.vocabulary import Relation
 from explain.content_plan import ContentPlan, build_plan, keyword_phrase, plan_grammar, realisations, story_hook
 from explain.evidence import build_evidence
 from explain.support_check import check_support
 from explain.writer import Explainer, evidence_block, template_line
+from knowledge_graph.graph import KnowledgeGraph
 from llm.text_model import LLMError
 from recommender.ranking import NeutralCache, blend, candidate_text, preference_prefix
 
@@ -33,26 +31,8 @@ def catalog():
 
 @pytest.fixture(scope="module")
 def kg(catalog):
-    """A few real items as a graph with the shared node conventions (what knowledge_graph/ builds)."""
-    graph = nx.Graph()
-
-    def link(item_node: str, node: str, kind: str, label: str, relation: str) -> None:
-        graph.add_node(node, kind=kind, label=label)
-        old = graph.edges[item_node, node]["relations"] if graph.has_edge(item_node, node) else ()
-        graph.add_edge(item_node, node, relations=tuple(dict.fromkeys(old + (relation,))))
-
-    for title in GRAPH_TITLES:
-        item = catalog.find_title(title)
-        node = f"item:{item.item_id}"
-        graph.add_node(node, kind="item", label=item.label)
-        for role, name in item.all_people():
-            link(node, f"person:{name}", "person", name, Relation.for_role(role).value)
-        for genre in item.genres:
-            link(node, f"genre:{genre}", "genre", genre, "has_genre")
-        for keyword in item.keywords:
-            link(node, f"keyword:{keyword}", "keyword", keyword, "has_keyword")
-        link(node, f"decade:{item.decade}", "decade", item.decade, "from_decade")
-    return SimpleNamespace(graph=graph)
+    """A few real items as a real knowledge graph (people, genres, the keywords they share, decades)."""
+    return KnowledgeGraph.build([catalog.find_title(title) for title in GRAPH_TITLES], progress=False)
 
 
 def liked_item(catalog, title: str, polarity: int = 1) -> ProfileEntry:

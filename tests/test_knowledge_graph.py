@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.catalog import Catalog, load_catalog
@@ -50,16 +52,16 @@ def test_graph_has_every_kind_and_the_arrival_director_edge(kg: KnowledgeGraph, 
     arrival = item_node(_id(catalog, "Arrival", 2016))
     assert kg.kind(arrival) == Kind.ITEM and kg.label(arrival) == "Arrival (2016)"
     assert kg.relations(arrival, "person:Denis Villeneuve") == (Relation.DIRECTED_BY,)
-    assert {"person:Denis Villeneuve", "genre:Science Fiction", "decade:2010s"} <= set(kg.graph.adj[arrival])
+    assert {"person:Denis Villeneuve", "genre:Science Fiction", "decade:2010s"} <= set(kg.neighbours_of(arrival))
     interstellar = item_node(_id(catalog, "Interstellar"))
     assert set(kg.relations(interstellar, "person:Christopher Nolan")) == {"directed_by", "written_by"}
     assert kg.degree("genre:Drama") > 4000
     assert kg.degree("no such node") == 0
-    kinds = {kind for _, kind in kg.graph.nodes(data="kind")}
+    kinds = {kg.kind(node) for node in kg.nodes}
     assert kinds == {"item", "person", "genre", "keyword", "decade", "series"}
     assert sum(1 for _ in kg.nodes_of_kind(Kind.ITEM)) == len(catalog)
     # Every node id is a core NodeId whose kind is the node's kind: nothing cuts ids by hand.
-    assert all(NodeId.parse(node).kind == kind for node, kind in kg.graph.nodes(data="kind"))
+    assert all(NodeId.parse(node).kind == kg.kind(node) for node in kg.nodes)
     assert item_id_of(arrival) == _id(catalog, "Arrival", 2016) and item_id_of("person:Denis Villeneuve") is None
 
 
@@ -78,19 +80,53 @@ def test_keyword_nodes_are_shared_by_at_least_two_items(kg: KnowledgeGraph):
     assert "keyword:duringcreditsstinger" not in kg and "keyword:imax" not in kg
 
 
-def test_save_load_roundtrip(kg: KnowledgeGraph, tmp_path: Path):
-    path = tmp_path / "graph.pickle"
+def test_rows_keep_the_order_edges_were_added_in(kg: KnowledgeGraph, catalog: Catalog):
+    """An item's attributes come in catalog order (its director before its genres, as Relation ranks them); an
+    attribute's items in catalog order, which is ascending node number (what membership tests search)."""
+    interstellar = catalog.by_id[_id(catalog, "Interstellar")]
+    neighbours = kg.neighbours_of(item_node(interstellar.item_id))
+    assert neighbours[0] == "person:Christopher Nolan"
+    assert neighbours.index(f"genre:{interstellar.genres[0]}") > neighbours.index("person:Matthew McConaughey")
+    assert kg.relations(item_node(interstellar.item_id), "person:Christopher Nolan") == (Relation.DIRECTED_BY,
+                                                                                           Relation.WRITTEN_BY)
+    drama = kg.row("genre:Drama")
+    assert len(drama) > 4000 and (drama[1:] > drama[:-1]).all()
+    assert [catalog.index_of[item_id_of(node)] for node in kg.neighbours_of("person:Denis Villeneuve")] == sorted(
+        catalog.index_of[item_id_of(node)] for node in kg.neighbours_of("person:Denis Villeneuve"))
+
+
+def test_common_neighbours_of_a_person_and_a_hub(kg: KnowledgeGraph):
+    villeneuve, drama = kg.index["person:Denis Villeneuve"], kg.index["genre:Drama"]
+    both = set(kg.neighbours_of("person:Denis Villeneuve")) & set(kg.neighbours_of("genre:Drama"))
+    assert 0 < len(both) < kg.degree("person:Denis Villeneuve")
+    for a, b in ((villeneuve, drama), (drama, villeneuve)):
+        assert [kg.nodes[n] for n in kg.common_neighbours(a, b).tolist()] == sorted(both, key=kg.index.get)
+    assert len(kg.common_neighbours(villeneuve, kg.index["person:Christopher Nolan"])) == 0
+
+
+def test_save_load_roundtrip(kg: KnowledgeGraph, tmp_path: Path, catalog: Catalog):
+    path = tmp_path / "graph.npz"
     kg.save(path)
     loaded = KnowledgeGraph.load(path)
-    assert loaded.graph.number_of_nodes() == kg.graph.number_of_nodes()
-    assert loaded.graph.number_of_edges() == kg.graph.number_of_edges()
-    assert loaded.label("person:Denis Villeneuve") == "Denis Villeneuve"
+    assert loaded.nodes == kg.nodes
+    assert loaded.number_of_edges() == kg.number_of_edges()
+    arrival = item_node(_id(catalog, "Arrival", 2016))
+    assert loaded.label(arrival) == "Arrival (2016)" and loaded.label("person:Denis Villeneuve") == "Denis Villeneuve"
+    assert list(loaded.edges(arrival)) == list(kg.edges(arrival))
+    assert loaded.popularity[loaded.index[arrival]] == pytest.approx(catalog.by_id[item_id_of(arrival)].popularity)
 
 
-@pytest.mark.parametrize("content", [None, b"not a pickle at all", pickle.dumps({"format": "other"})])
+def _graph_file_of_another_format() -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, format=np.array("liner-notes-kg-0"))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("content", [None, b"not a graph at all", pickle.dumps({"format": "liner-notes-kg-1"}),
+                                     _graph_file_of_another_format()])
 def test_missing_or_corrupt_graph_file_names_the_file_and_the_fix(tmp_path: Path, kg: KnowledgeGraph,
                                                                   content: bytes | None):
-    path = tmp_path / "graph.pickle"
+    path = tmp_path / "graph.npz"
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(KnowledgeGraphError) as error:
@@ -98,8 +134,19 @@ def test_missing_or_corrupt_graph_file_names_the_file_and_the_fix(tmp_path: Path
     assert str(path) in str(error.value) and "liner ingest" in str(error.value)
 
 
+def test_graph_file_whose_arrays_disagree_is_reported(tmp_path: Path, kg: KnowledgeGraph):
+    path = tmp_path / "graph.npz"
+    kg.save(path)
+    with np.load(path) as data:
+        arrays = dict(data)
+    arrays["relations"] = arrays["relations"][:-1]
+    np.savez(path, **arrays)
+    with pytest.raises(KnowledgeGraphError, match="inconsistent"):
+        KnowledgeGraph.load(path)
+
+
 def test_truncated_graph_file_is_reported(tmp_path: Path, kg: KnowledgeGraph):
-    path = tmp_path / "graph.pickle"
+    path = tmp_path / "graph.npz"
     kg.save(path)
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(KnowledgeGraphError, match="corrupt"):
@@ -244,6 +291,16 @@ def test_evidence_path_from_the_director_and_from_a_liked_film(kg: KnowledgeGrap
         path.describe(kg) for path in only_film}
 
 
+def test_a_liked_film_the_graph_knows_nothing_about_is_no_path(kg: KnowledgeGraph, catalog: Catalog):
+    """A liked item with no people, genres, shared keywords or year is a node without edges: the "why?" view used
+    to fail on it (log of degree 0) for every card."""
+    paterson, sicario = _id(catalog, "Paterson"), _id(catalog, "Sicario", 2015)
+    assert kg.degree(item_node(paterson)) == 0
+    paths = evidence_paths(kg, [item_node(paterson), "person:Denis Villeneuve"], sicario)
+    assert [path.nodes[0] for path in paths] == ["person:Denis Villeneuve"]
+    assert evidence_paths(kg, [item_node(paterson)], sicario) == []
+
+
 def test_evidence_paths_prefer_specific_nodes_over_hubs(kg: KnowledgeGraph, catalog: Catalog):
     sicario = _id(catalog, "Sicario", 2015)
     paths = evidence_paths(kg, ["genre:Drama", f"item:{_id(catalog, 'Arrival', 2016)}"], sicario, limit=2)
@@ -273,7 +330,7 @@ def test_pagerank_from_interstellar_finds_nolan_and_science_fiction(ppr: Persona
     scores = ppr.scores({f"item:{interstellar}": 1.0}, alpha=0.25, top_k=100)
     ranked = sorted(scores, key=scores.get, reverse=True)
     assert interstellar not in scores and all(not i.startswith("item:") for i in ranked)
-    nolan = {item_id_of(n) for n in kg.graph.adj["person:Christopher Nolan"]} - {interstellar}
+    nolan = {item_id_of(n) for n in kg.neighbours_of("person:Christopher Nolan")} - {interstellar}
     assert len(nolan & set(ranked[:20])) >= 4
     # Half of the top 50 is science fiction, against a catalog base rate under 10 %.
     scifi = sum("Science Fiction" in catalog.by_id[i].genres for i in ranked[:50])
@@ -283,7 +340,7 @@ def test_pagerank_from_interstellar_finds_nolan_and_science_fiction(ppr: Persona
 def test_pagerank_seeds_of_any_kind(ppr: PersonalizedPageRank, catalog: Catalog, kg: KnowledgeGraph):
     scores = ppr.scores({"person:Denis Villeneuve": 1.0, "genre:Horror": 0.2})
     top = sorted(scores, key=scores.get, reverse=True)[:5]
-    villeneuve = {item_id_of(n) for n in kg.graph.adj["person:Denis Villeneuve"]}
+    villeneuve = {item_id_of(n) for n in kg.neighbours_of("person:Denis Villeneuve")}
     assert set(top) <= villeneuve and _id(catalog, "Prisoners") in top
     assert ppr.scores({"person:Nobody At All": 1.0}) == {}
     assert len(ppr.scores({"genre:Drama": 1.0}, top_k=7)) == 7

@@ -268,14 +268,14 @@ def test_artifacts_build_then_warm_start(small_settings):
     assert cold.item_vectors.shape == (60, 384)
     assert len(cold.index) == 60
     assert {p.name for p in cold.cache_dir.iterdir()} == {"vectors.npy", "index-flat.faiss", "index-flat.json",
-                                                          "graph.pickle"}
+                                                          "graph.npz"}
     assert isinstance(cold.item_vectors, np.memmap), "vectors are mapped, not copied into each process"
 
     warm = load_artifacts(small_settings, progress=False)
     assert warm.cache_dir == cold.cache_dir
     np.testing.assert_array_equal(warm.item_vectors, cold.item_vectors)
     assert warm.index.search(cold.item_vectors[3], 5) == cold.index.search(cold.item_vectors[3], 5)
-    assert warm.kg.graph.number_of_nodes() == cold.kg.graph.number_of_nodes()
+    assert warm.kg.number_of_nodes() == cold.kg.number_of_nodes()
     # The warm start read the cached vectors instead of encoding (how long either took is the benchmark's job).
     assert "embeddings (cached)" in warm.timings and "embeddings (cached)" not in cold.timings
 
@@ -294,14 +294,14 @@ def test_corrupt_cache_files_are_rebuilt(small_settings, caplog, damage):
         broken = expected.copy()
         broken[5] = np.inf
         np.save(first.cache_dir / "vectors.npy", broken)
-    (first.cache_dir / "graph.pickle").write_bytes(b"truncated")
+    (first.cache_dir / "graph.npz").write_bytes(b"truncated")
     with caplog.at_level(logging.WARNING, logger="recommender.artifacts"):
         second = load_artifacts(small_settings, progress=False)
     assert "vectors.npy is unreadable" in caplog.text
     assert damage != "nan" or "NaN or infinite values in 1 rows" in caplog.text
-    assert "graph.pickle is unreadable" in caplog.text
+    assert "graph.npz is unreadable" in caplog.text
     np.testing.assert_allclose(second.item_vectors, expected, atol=1e-5)
-    assert second.kg.graph.number_of_nodes() == first.kg.graph.number_of_nodes()
+    assert second.kg.number_of_nodes() == first.kg.number_of_nodes()
     # The rebuilt files are whole again: a third start reads them without warnings.
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="recommender.artifacts"):
@@ -467,19 +467,23 @@ def test_convert_jsonl_with_ids_and_lists(tmp_path):
 def test_pruned_pagerank_walk_matches_the_exact_walk(artifacts):
     """The pruned series (Settings.ppr_prune_below) keeps the exact walk's top items; with no pruning it is the
     plain power iteration."""
+    import scipy.sparse as sp
+
     from knowledge_graph.ppr import PersonalizedPageRank
 
     seeds = {"item:ml2571": 1.0, "person:Denis Villeneuve": 0.5, "genre:Horror": 0.2}
     exact = PersonalizedPageRank(artifacts.kg, Settings(ppr_prune_below=0.0))
     pruned = PersonalizedPageRank(artifacts.kg, Settings())
     alpha = exact.default_alpha
-    restart = np.zeros(exact.matrix.shape[0], dtype=np.float32)
+    # The walk's column-stochastic matrix, formed whole (the class only ever multiplies by it).
+    matrix = exact.adjacency @ sp.diags(exact.inverse_strength)
+    restart = np.zeros(matrix.shape[0], dtype=np.float32)
     for node, weight in seeds.items():
         restart[exact.index[node]] += weight
     restart /= restart.sum()
     rank = restart.copy()
     for _ in range(20):
-        rank = (1 - alpha) * (exact.matrix @ rank) + alpha * restart
+        rank = (1 - alpha) * (matrix @ rank) + alpha * restart
     item_scores = rank[exact.item_rows] * exact.item_norm
     item_scores[restart[exact.item_rows] > 0] = 0
     power = {exact.item_ids[i] for i in np.argsort(-item_scores)[:50]}
