@@ -69,6 +69,9 @@ class BenchReport:
     explain_paths_ms: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     """Per explanation path: the five lines of a turn ("five_lines") and the first of them ("first_line"), on
     the same cards, each path with an empty cache."""
+    load_mb: dict[str, float] = field(default_factory=dict)
+    """Resident memory each phase of loading the artefacts added to the benchmark's process (catalog, index,
+    knowledge graph, aliases, ...), in MB: what one app process holds for them."""
 
     def to_json(self) -> dict:
         return {
@@ -77,7 +80,7 @@ class BenchReport:
             "peak_rss_mb": self.peak_rss_mb, "first_start_s": self.first_start_s,
             "warm_start_s": self.warm_start_s, "turns": self.turns,
             "baseline_already_named": self.baseline_already_named, "baseline_titles": self.baseline_titles,
-            "first_line_ms": self.first_line_ms, "explain_paths_ms": self.explain_paths_ms,
+            "first_line_ms": self.first_line_ms, "explain_paths_ms": self.explain_paths_ms, "load_mb": self.load_mb,
         }
 
 
@@ -238,6 +241,7 @@ def run_benchmark(settings: Settings, *, turns: int | None = None, first_start: 
         baseline_already_named=round(already_named, 4) if already_named is not None else None,
         peak_rss_mb=round(peak_kb / 1024, 1), first_start_s=first_start_s, warm_start_s=warm_start_s,
         turns=len(plan), baseline_titles=titles, first_line_ms=summary(first_line_ms), explain_paths_ms=paths,
+        load_mb={phase: round(mb, 1) for phase, mb in assistant.engine.artifacts.memory_mb.items()},
     )
 
 
@@ -282,6 +286,9 @@ def format_report(report: BenchReport) -> str:
                      f"of {len(report.baseline_titles)} (Liner Notes: 0% by construction)")
         lines.append(f"baseline titles the user had named themselves: {report.baseline_already_named:.1%}")
     lines.append(f"peak RSS: {report.peak_rss_mb:.0f} MB")
+    if report.load_mb:
+        held = " · ".join(f"{phase} {mb:+,.0f} MB" for phase, mb in report.load_mb.items())
+        lines.append(f"loading the artefacts: {held}")
     if report.first_start_s is not None:
         lines.append(f"first start (artifacts built from nothing): {report.first_start_s:.1f} s")
     lines.append(f"warm start (artifacts cached): {report.warm_start_s:.1f} s")

@@ -263,8 +263,6 @@ class TurnScaleReport:
     items: int
     build_s: dict[str, float]
     """Seconds per phase of the first build of the artefacts (embeddings read, index, graph, aliases, ...)."""
-    build_mb: dict[str, float]
-    """MB of resident memory each phase added to the building process (what it keeps, less what it freed)."""
     rss_after_build_mb: float
     bench: dict[str, Any]
     """bench.latency's report on the scripted turns (cards and explained cards median/p95, stages, peak RSS), from
@@ -285,13 +283,12 @@ def run_scale_turns(settings: Settings, items: int, *, turns: int, seed: int = 0
         scaled = synthetic_catalog_files(settings, items, work, seed)
         artifacts = load_artifacts(scaled, progress=True, rebuild=True)
         build = {phase: round(seconds, 2) for phase, seconds in artifacts.timings.items()}
-        build_mb = {phase: round(mb, 1) for phase, mb in artifacts.memory_mb.items()}
         rss_after_build = resident_mb()
         del artifacts
         gc.collect()
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             report = pool.apply(_serving_benchmark, (scaled, turns))
-    return TurnScaleReport(items, build, build_mb, round(rss_after_build, 1), report)
+    return TurnScaleReport(items, build, round(rss_after_build, 1), report)
 
 
 def _serving_benchmark(settings: Settings, turns: int) -> dict[str, Any]:
@@ -303,8 +300,7 @@ def _serving_benchmark(settings: Settings, turns: int) -> dict[str, Any]:
 def format_turn_report(report: TurnScaleReport) -> str:
     from bench.latency import BenchReport, format_report as format_bench
 
-    build = " · ".join(f"{phase} {seconds:.1f} s ({report.build_mb.get(phase, 0):+,.0f} MB)"
-                       for phase, seconds in report.build_s.items())
+    build = " · ".join(f"{phase} {seconds:.1f} s" for phase, seconds in report.build_s.items())
     bench = BenchReport(**{k: v for k, v in report.bench.items() if k in BenchReport.__dataclass_fields__})
     return "\n".join([f"turns over {report.items:,} synthetic items", f"first build: {build}",
                       f"RSS after the build {report.rss_after_build_mb:,.0f} MB", format_bench(bench)])

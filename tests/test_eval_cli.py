@@ -220,7 +220,9 @@ def test_bench_turns_at_scale_serve_from_a_process_of_their_own(tmp_path, liner_
     report = json.loads(out.read_text())
     assert report["items"] == 400
     assert {"catalog", "index", "knowledge graph", "aliases", "pagerank"} <= set(report["build_s"])
-    assert set(report["build_mb"]) == set(report["build_s"]) and report["rss_after_build_mb"] > 0
+    assert report["rss_after_build_mb"] > 0
     served = report["bench"]
     assert served["turns"] == 1 and 0 < served["cards_ms"]["median"] <= served["explained_ms"]["median"]
     assert served["peak_rss_mb"] > 100 and served["warm_start_s"] > 0
+    # The serving process read what the build wrote: its load has the cached phases, and says what each holds.
+    assert {"embeddings (cached)", "knowledge graph", "aliases"} <= set(served["load_mb"])
