@@ -154,7 +154,9 @@ def keyword_forms(catalog: Catalog) -> dict[str, str]:
     from every description once, counting only occurrences that do not open a sentence (where every word is
     capitalised); a keyword seen fewer than three times, or written no one way three times in four, has none."""
     keywords = {k for item in catalog for k in item.keywords}
-    longest = max((len(k.split()) for k in keywords), default=1)
+    # Every word-prefix of a keyword ("new", "new york"): a phrase that is none cannot grow into one, which ends
+    # the scan from a word after a step or two instead of at the longest keyword's length.
+    prefixes = {" ".join(words[:n]) for k in keywords for words in (k.split(" "),) for n in range(1, len(words) + 1)}
     articles: dict[str, Counter] = defaultdict(Counter)
     casings: dict[str, Counter] = defaultdict(Counter)
     for item in catalog:
@@ -164,15 +166,18 @@ def keyword_forms(catalog: Catalog) -> dict[str, str]:
             tokens = _WORD_RUN.findall(sentence)
             lowered = [t.lower() for t in tokens]
             for start in range(1, len(tokens)):
-                for size in range(1, min(longest, len(tokens) - start) + 1):
-                    phrase = " ".join(lowered[start:start + size])
+                phrase, end = lowered[start], start + 1
+                while phrase in prefixes:
                     if phrase in keywords:
                         previous = lowered[start - 1]
                         if previous in {"a", "an", "the"}:
                             articles[phrase][previous] += 1
                         elif previous not in _DETERMINERS:  # "his daughter" tells nothing of the article
                             articles[phrase][""] += 1
-                        casings[phrase][" ".join(tokens[start:start + size])] += 1
+                        casings[phrase][" ".join(tokens[start:end])] += 1
+                    if end == len(tokens):
+                        break
+                    phrase, end = f"{phrase} {lowered[end]}", end + 1
     forms = {}
     for keyword, counts in casings.items():
         casing, seen = counts.most_common(1)[0]
