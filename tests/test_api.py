@@ -360,6 +360,44 @@ def limited_url(api_web) -> Iterator[str]:
         server.close()
 
 
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_bucket_allows_a_burst_then_refills_evenly():
+    from webui.rate_limit import RateLimiter, retry_after_header
+
+    clock = _Clock()
+    limiter = RateLimiter(5, 10.0, clock=clock)
+    assert [limiter.take("a") for _ in range(5)] == [0.0] * 5
+    assert limiter.take("a") == pytest.approx(2.0) and retry_after_header(limiter.take("a")) == "2"
+    assert limiter.take("b") == 0.0, "one client's flood leaves another's allowance alone"
+    clock.now += 1.999
+    assert limiter.take("a") > 0
+    clock.now += 0.001
+    assert limiter.take("a") == 0.0 and limiter.take("a") > 0, "the window gives one request back every 2 s"
+    clock.now += 60
+    assert [limiter.take("a") for _ in range(6)].count(0.0) == 5, "a refill never exceeds the allowance"
+
+
+def test_a_full_table_forgets_refilled_clients_first():
+    from webui.rate_limit import RateLimiter
+
+    clock = _Clock()
+    limiter = RateLimiter(2, 10.0, max_clients=3, clock=clock)
+    limiter.take("flood")
+    limiter.take("flood")
+    limiter.take("quiet")
+    clock.now += 5  # "quiet" has refilled, "flood" has one of its two back
+    limiter.take("third")
+    limiter.take("fourth")  # the table is full: the refilled buckets go, the flood's stays
+    assert limiter.take("flood") == 0.0 and limiter.take("flood") > 0
+
+
 def test_rate_limits_per_key_and_per_address(limited_url):
     with httpx.Client(base_url=limited_url, timeout=60) as client:
         token, _ = start(client)

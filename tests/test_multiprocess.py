@@ -229,13 +229,13 @@ def test_reason_queue_keeps_every_server_slot_busy(settings, artifacts, engine, 
         with ThreadPoolExecutor(len(jobs)) as pool:
             running = [pool.submit(writer.write, item, evidence, time.monotonic() + 300) for item, evidence in jobs]
             # Every slot holds a request and the other reasons wait in the writer's queue: no more can be asked.
-            filled = _wait_until(lambda: server.holding() == slots and writer._jobs.qsize() == len(jobs) - slots)
+            filled = _wait_until(lambda: server.holding() == slots and writer.waiting() == len(jobs) - slots)
             server.release.set()
             reasons = [future.result() for future in running]
         writer.close()
     finally:
         server.release.set()
         server.httpd.shutdown()
-    assert filled, (server.holding(), writer._jobs.qsize())
+    assert filled, (server.holding(), writer.waiting())
     assert len(reasons) == len(items) and all(reason.text for reason in reasons)
     assert server.most_in_flight == slots

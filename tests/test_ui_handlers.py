@@ -4,7 +4,6 @@ store; a fake text model for the logic (slow, failing or recorded on purpose), t
 from __future__ import annotations
 
 import json
-import queue
 import threading
 import time
 from pathlib import Path
@@ -55,25 +54,6 @@ class GatedModel:
 
     def count_tokens(self, text):
         return self.model.count_tokens(text)
-
-
-class HandedIn(queue.SimpleQueue):
-    """The reason writer's job queue, counting the jobs handed in, so that a test can wait for a visitor's job to
-    be queued instead of sleeping."""
-
-    def __init__(self):
-        self.count = 0
-        self._changed = threading.Condition()
-
-    def put(self, item, block=True, timeout=None):
-        super().put(item, block, timeout)
-        with self._changed:
-            self.count += 1
-            self._changed.notify_all()
-
-    def wait_for(self, count: int, timeout: float) -> bool:
-        with self._changed:
-            return self._changed.wait_for(lambda: self.count >= count, timeout)
 
 
 def _web(settings, artifacts, model, tmp_path, **overrides) -> WebApp:
@@ -221,7 +201,6 @@ def test_reasons_not_written_by_the_deadline_show_their_template_lines(settings,
 def test_visitors_take_turns_card_by_card(settings, artifacts, fake_model, tmp_path):
     gated = GatedModel(fake_model)
     app = _web(settings, artifacts, gated, tmp_path, explain_wait_s=120)
-    jobs = app.reasons._jobs = HandedIn()  # the one queue in front of the model, watched
     a, _ = handlers.start(app, None)
     b, _ = handlers.start(app, None)
     done: dict[str, list[Changes]] = {}
@@ -229,9 +208,9 @@ def test_visitors_take_turns_card_by_card(settings, artifacts, fake_model, tmp_p
                for v, k, t in ((a, "a", FIRST_FILM), (b, "b", OTHER_FILM))]
     threads[0].start()
     assert gated.called.wait(timeout=120), "no reason reached the model"
-    handed_in = jobs.count  # a waits for the model now, so the next job handed in is b's first
+    handed_in = app.reasons.handed_in  # a waits for the model now, so the next job handed in is b's first
     threads[1].start()
-    assert jobs.wait_for(handed_in + 1, timeout=120), "b's first reason never reached the queue"
+    assert app.reasons.wait_for_handed_in(handed_in + 1, timeout=120), "b's first reason never reached the queue"
     gated.gate.set()
     for thread in threads:
         thread.join(timeout=120)
@@ -407,7 +386,6 @@ def test_a_reason_the_pace_says_is_too_late_gets_its_planned_line_at_once(settin
     gated = GatedModel(fake_model)
     app = _web(settings, artifacts, gated, tmp_path, explain_wait_s=120, reasons_early_template=early)
     writer = app.reasons
-    jobs = writer._jobs = HandedIn()
     engine = app.assistant.engine
     first, second = engine.catalog.find_title("Heat"), engine.catalog.find_title("Alien")
     profile = Profile("nobody")
@@ -418,11 +396,11 @@ def test_a_reason_the_pace_says_is_too_late_gets_its_planned_line_at_once(settin
     evidence = engine.evidence(second, profile)
     if shed:
         reason = writer.write(second, evidence, time.monotonic() + 2)
-        assert reason == ReasonWriter.template(evidence) and jobs.count == 1 and not gated.gate.is_set()
+        assert reason == ReasonWriter.template(evidence) and writer.handed_in == 1 and not gated.gate.is_set()
     else:
         waiting = threading.Thread(target=writer.write, args=(second, evidence, time.monotonic() + 120))
         waiting.start()
-        assert jobs.wait_for(2, timeout=120), "the second reason was not queued"
+        assert writer.wait_for_handed_in(2, timeout=120), "the second reason was not queued"
     gated.gate.set()
     busy.join(timeout=120)
     writer.close()

@@ -10,6 +10,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 
 @dataclass
@@ -21,18 +22,20 @@ class _Bucket:
 class RateLimiter:
     """`limit` requests per `window_s` seconds for each client key."""
 
-    def __init__(self, limit: int, window_s: float, max_clients: int = 100_000):
+    def __init__(self, limit: int, window_s: float, max_clients: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic):
         if limit < 1 or window_s <= 0:
             raise ValueError(f"a rate limit needs limit >= 1 and window_s > 0, got {limit} per {window_s} s")
         self.limit = limit
         self.rate = limit / window_s
         self.max_clients = max_clients
+        self._clock = clock
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
 
     def take(self, client: str) -> float:
         """Spend one request of `client`: 0 when allowed, else the seconds until one is allowed again."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             bucket = self._buckets.get(client)
             if bucket is None:

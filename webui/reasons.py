@@ -93,6 +93,9 @@ class ReasonWriter:
         self._writing_lock = threading.Lock()
         self._cards_busy = 0
         self._cards_done = threading.Condition()
+        self.handed_in = 0
+        """Reasons queued for the model since the start (not those that got their planned line at once)."""
+        self._handed_in_changed = threading.Condition()
 
     @contextmanager
     def computing_cards(self) -> Iterator[None]:
@@ -116,12 +119,15 @@ class ReasonWriter:
         """The model's reason for one card if it is written before `deadline` (time.monotonic()), else the
         template line: at once when the recent pace says it cannot be, at the deadline when it was not."""
         if self.engine.settings.reasons_early_template:
-            done_by = self.pace.done_by(time.monotonic(), self._jobs.qsize() + self._writing, self.writers)
+            done_by = self.pace.done_by(time.monotonic(), self.waiting() + self._writing, self.writers)
             if done_by is not None and done_by > deadline:
                 return self.template(evidence)
         job = _Job(item, evidence, Future())
         self._ensure_threads()
         self._jobs.put(job)
+        with self._handed_in_changed:
+            self.handed_in += 1
+            self._handed_in_changed.notify_all()
         try:
             return job.future.result(timeout=max(0.0, deadline - time.monotonic()))
         except FutureTimeout:
@@ -129,6 +135,15 @@ class ReasonWriter:
             # explainer's cache, so a later look at the same card is instant.
             job.future.cancel()
             return self.template(evidence)
+
+    def waiting(self) -> int:
+        """Reasons queued and not yet taken by a writer."""
+        return self._jobs.qsize()
+
+    def wait_for_handed_in(self, count: int, timeout: float) -> bool:
+        """Whether `count` reasons have been queued within `timeout` seconds (for whoever watches the queue)."""
+        with self._handed_in_changed:
+            return self._handed_in_changed.wait_for(lambda: self.handed_in >= count, timeout)
 
     def close(self) -> None:
         """Stop the writer threads once the jobs before this call are done."""
