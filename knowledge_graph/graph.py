@@ -9,7 +9,7 @@ wrote an item has one edge with both), listed most telling first.
 
 The graph is held as compressed sparse rows (numpy arrays: row offsets, neighbour numbers, a relation bit set per
 entry), not as a networkx graph: on a synthetic catalog of 100,000 items networkx's dict of dicts held 4.9 KB an
-item (about 5 GB at a million, in every app process), these arrays with the node index 0.7 KB. Each row keeps the
+item (about 5 GB at a million, in every app process), these arrays with the node index 0.5 KB. Each row keeps the
 order its edges were added in: an item's attributes in catalog order (people by role first), an attribute's items
 in catalog order, which is also ascending node number, so membership in an attribute's row is a binary search.
 """
