@@ -27,7 +27,10 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
 
     torch.set_num_threads(settings.app_torch_threads)
     log.info("loading the recommender")
-    app = WebApp.over(Assistant(settings))
+    assistant = Assistant(settings)
+    log.info("warming up (one turn on a throwaway profile)")
+    assistant.warm_up()
+    app = WebApp.over(assistant)
     try:
         launch(build(app), host or settings.host, port or settings.port, api=create_api(app),
                cors_origins=settings.cors_origins)

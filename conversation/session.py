@@ -37,6 +37,8 @@ UNSAVED_NOTE = "I couldn't save this turn ({error}); your picks below still take
 MODEL_DOWN_NOTE = "The language model is not answering right now, so these reasons are plain summaries of the facts."
 FAMILY_ON = "Keeping it family-friendly: no horror and nothing marked adult."
 FAMILY_OFF = "Grown-ups only again: the family filter is off."
+WARM_UP_MESSAGE = "I loved Jurassic Park"
+"""The turn an app process runs on itself before serving (Assistant.warm_up)."""
 
 
 class Assistant:
@@ -56,6 +58,13 @@ class Assistant:
     def session(self, user_name: str | None = None, user_id: str | None = None) -> ChatSession:
         user_id = user_id or self.store.ensure_user(user_name)
         return ChatSession(self, user_id, self.store.start_session(user_id))
+
+    def warm_up(self) -> None:
+        """One turn without reasons on a throwaway profile held in memory (the store is not touched), before the
+        first visitor comes: the sentence encoder loads its weights on its first query (about 3 s on 2 cores), and
+        without this the first visitor of every new app process would wait for it."""
+        spare = Assistant(self.settings, engine=self.engine, store=ProfileStore("sqlite://", self.settings))
+        spare.session().handle(WARM_UP_MESSAGE, explain=False)
 
 
 @dataclass

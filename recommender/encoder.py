@@ -80,6 +80,11 @@ class Encoder:
         """model_id reduced to characters safe in a directory name."""
         return re.sub(r"[^A-Za-z0-9._-]+", "_", self._model_id)
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the model's weights are in memory (they load on the first encode)."""
+        return self._model is not None
+
     def load(self) -> "SentenceTransformer":
         if self._model is None:
             # Set before the import: huggingface_hub reads it at import time, and nothing here may reach a hub.

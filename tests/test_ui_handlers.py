@@ -84,6 +84,26 @@ def _profile_labels(changes: Changes) -> str:
 
 
 # --- arriving and identity -----------------------------------------------------------------------------------
+def test_warming_up_loads_the_encoder_and_stores_nobody(settings, artifacts, tmp_path):
+    """What `liner app` does before it serves: one turn through the real components, on a profile kept in memory."""
+    import dataclasses
+
+    import sqlalchemy
+
+    from recommender.encoder import Encoder
+
+    fresh = dataclasses.replace(artifacts, encoder=Encoder(settings))  # not loaded by an earlier test
+    engine = RecommenderEngine(settings, artifacts=fresh)
+    database = tmp_path / "profiles.sqlite"
+    store = ProfileStore(f"sqlite:///{database}", settings)
+    assistant = Assistant(settings, engine=engine, store=store)
+    assert not fresh.encoder.loaded
+    assistant.warm_up()
+    assert fresh.encoder.loaded
+    with sqlalchemy.create_engine(f"sqlite:///{database}").connect() as connection:
+        assert connection.execute(sqlalchemy.text("SELECT count(*) FROM users")).scalar() == 0
+
+
 def test_start_greets_a_new_visitor_and_hands_out_a_token(web):
     visitor, changes = handlers.start(web, None)
     assert changes.token and len(changes.token) >= 32
