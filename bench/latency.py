@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 
 SCRIPT = Path(__file__).with_name("scripted_conversations.json")
 STAGES = ("understand", "store", "retrieve", "kg", "filter", "rank", "cards", "explain", "total")
-WARMUP_MESSAGE = "I liked Jurassic Park"
 BASELINE_INSTRUCTION = "Based on these preferences, recommend 5 movies with explanations."
 BASELINE_MAX_TOKENS = 200
 """Enough for five numbered titles with a sentence each from a small model."""
@@ -185,7 +184,7 @@ def run_benchmark(settings: Settings, *, turns: int | None = None, first_start: 
     plan = plan[:turns] if turns else plan
 
     # Untimed, and not one of the scripted messages (explanations are cached): first-use costs (prompt prefix).
-    assistant.session().handle(WARMUP_MESSAGE)
+    assistant.warm_up(explain=True)
 
     cards_ms, explained_ms, baseline_ms, first_line_ms = [], [], [], []
     shown: list[tuple[list[Item], Profile]] = []

@@ -59,12 +59,13 @@ class Assistant:
         user_id = user_id or self.store.ensure_user(user_name)
         return ChatSession(self, user_id, self.store.start_session(user_id))
 
-    def warm_up(self) -> None:
-        """One turn without reasons on a throwaway profile held in memory (the store is not touched), before the
-        first visitor comes: the sentence encoder loads its weights on its first query (about 3 s on 2 cores), and
-        without this the first visitor of every new app process would wait for it."""
+    def warm_up(self, explain: bool = False) -> None:
+        """One turn on a throwaway profile held in memory (the store is not touched), before the first visitor
+        comes: the sentence encoder loads its weights on its first query (about 3 s on 2 cores), and without this
+        the first visitor of every new app process would wait for it. With explain, the turn's reasons are written
+        too (the model's first-use costs: its prompt prefix)."""
         spare = Assistant(self.settings, engine=self.engine, store=ProfileStore("sqlite://", self.settings))
-        spare.session().handle(WARM_UP_MESSAGE, explain=False)
+        spare.session().handle(WARM_UP_MESSAGE, explain=explain)
 
 
 @dataclass

@@ -156,7 +156,10 @@ def keyword_forms(catalog: Catalog) -> dict[str, str]:
     keywords = {k for item in catalog for k in item.keywords}
     # Every word-prefix of a keyword ("new", "new york"): a phrase that is none cannot grow into one, which ends
     # the scan from a word after a step or two instead of at the longest keyword's length.
-    prefixes = {" ".join(words[:n]) for k in keywords for words in (k.split(" "),) for n in range(1, len(words) + 1)}
+    prefixes: set[str] = set()
+    for keyword in keywords:
+        words = keyword.split(" ")
+        prefixes.update(" ".join(words[:n]) for n in range(1, len(words) + 1))
     articles: dict[str, Counter] = defaultdict(Counter)
     casings: dict[str, Counter] = defaultdict(Counter)
     for item in catalog:

@@ -432,12 +432,11 @@ class _Builder:
         self.targets[key] = _packed(existing)
 
     def add_items(self, catalog: Iterable[Item], kg: KnowledgeGraph) -> None:
-        # Targets keep the graph's own id strings rather than a copy per item.
-        graph_nodes = {node: node for node in kg.nodes_of_kind(Kind.ITEM)}
         for item in catalog:
-            node = graph_nodes.get(item_node(item.item_id))
-            if node is None:
+            number = kg.index.get(item_node(item.item_id))
+            if number is None:
                 continue
+            node = kg.nodes[number]  # the graph's own id string, not a copy per item
             label = kg.label(node)
             names = [(item.title, 0)] + [(alias, 1) for alias in item.aliases]
             for name, tier in names:
